@@ -1,0 +1,116 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/endpoints/filters"
+	"k8s.io/apiserver/pkg/endpoints/filters/impersonation"
+	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+)
+
+// Config is what the front door needs. Every field is required.
+type Config struct {
+	// Host is the gateway's own credential for the host control plane.
+	Host *rest.Config
+	// Authenticator identifies callers (NewAuthenticator).
+	Authenticator authenticator.Request
+	// Authorizer answers the gateway's own questions, such as "may this caller impersonate that
+	// user" (NewAuthorizer).
+	Authorizer authorizer.UnconditionalAuthorizer
+	// Ready reports whether the gateway can serve (used by /readyz).
+	Ready func() error
+	// Metrics records requests (NewMetrics).
+	Metrics *Metrics
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Host == nil {
+		errs = append(errs, errors.New("proxy config: Host is required"))
+	}
+	if c.Authenticator == nil {
+		errs = append(errs, errors.New("proxy config: Authenticator is required"))
+	}
+	if c.Authorizer == nil {
+		errs = append(errs, errors.New("proxy config: Authorizer is required"))
+	}
+	if c.Ready == nil {
+		errs = append(errs, errors.New("proxy config: Ready is required"))
+	}
+	if c.Metrics == nil {
+		errs = append(errs, errors.New("proxy config: Metrics is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// NewRequestInfoResolver parses Kubernetes API paths the way kube-apiserver does.
+func NewRequestInfoResolver() request.RequestInfoResolver {
+	return &request.RequestInfoFactory{
+		APIPrefixes:          sets.NewString("api", "apis"),
+		GrouplessAPIPrefixes: sets.NewString("api"),
+	}
+}
+
+// NewHandler assembles the front door. A request passes the filters in this order:
+//
+//  1. panic recovery;
+//  2. /healthz, /livez, /readyz — answered here, without authentication;
+//  3. request info (verb, group, resource, namespace, name, subresource) into the context;
+//  4. metrics (counts and latency by verb, group, resource and code);
+//  5. authentication — 401 unless a client certificate of the gateway CA or a bearer token that
+//     the host's TokenReview accepts; strips Authorization and X-Remote-* on success;
+//  6. impersonation — Impersonate-* honoured only if the host's SubjectAccessReview allows the
+//     caller to impersonate; the headers are removed and the context user replaced;
+//  7. the router: /metrics, then everything else to the host as the context user.
+func NewHandler(c Config) (http.Handler, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	host, err := newHostProxy(c.Host)
+	if err != nil {
+		return nil, err
+	}
+	router := mux.NewRouter()
+	router.Handle("/metrics", c.Metrics.Handler())
+	router.PathPrefix("/").Handler(host)
+
+	codecs := scheme.Codecs.WithoutConversion()
+	var h http.Handler = router
+	h = impersonation.WithImpersonation(h, c.Authorizer, codecs)
+	h = filters.WithAuthentication(h, c.Authenticator, http.HandlerFunc(unauthorized), nil, nil)
+	h = withMetrics(h, c.Metrics)
+	h = filters.WithRequestInfo(h, NewRequestInfoResolver())
+	h = withHealth(h, c.Ready)
+	h = withPanicRecovery(h)
+	return h, nil
+}
+
+func unauthorized(w http.ResponseWriter, r *http.Request) {
+	writeStatus(w, r, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "Unauthorized")
+}
+
+// withPanicRecovery turns a panic in a handler into a 500 instead of a dropped connection, except
+// for http.ErrAbortHandler, which is how handlers (and the reverse proxy) abort a response on purpose.
+func withPanicRecovery(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				writeStatus(w, r, http.StatusInternalServerError, metav1.StatusReasonInternalError,
+					fmt.Sprintf("internal error: %v", v))
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,101 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/transport"
+	"k8s.io/klog/v2"
+)
+
+// hostProxy forwards requests to the host apiserver with the gateway's own credential, acting as the
+// authenticated (and possibly impersonated) caller found in the request context.
+type hostProxy struct {
+	proxy *httputil.ReverseProxy
+}
+
+// newHostProxy builds the reverse proxy to the host described by cfg (the gateway's credential).
+// Regular requests share an HTTP/2-capable transport; upgrade requests (exec, attach, port-forward on
+// host objects) use an HTTP/1.1-only transport, since HTTP/2 cannot carry an upgrade.
+func newHostProxy(cfg *rest.Config) (*hostProxy, error) {
+	target, err := url.Parse(cfg.Host)
+	if err != nil {
+		return nil, fmt.Errorf("host URL %q: %w", cfg.Host, err)
+	}
+	if target.Scheme == "" || target.Host == "" {
+		return nil, fmt.Errorf("host URL %q: want scheme://host:port", cfg.Host)
+	}
+	regular, err := rest.TransportFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("host transport: %w", err)
+	}
+	h1 := rest.CopyConfig(cfg)
+	h1.NextProtos = []string{"http/1.1"}
+	upgrade, err := rest.TransportFor(h1)
+	if err != nil {
+		return nil, fmt.Errorf("host upgrade transport: %w", err)
+	}
+	basePath := strings.TrimSuffix(target.Path, "/")
+	p := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.Out.URL.Scheme = target.Scheme
+			r.Out.URL.Host = target.Host
+			r.Out.URL.Path = basePath + r.In.URL.Path
+			r.Out.URL.RawPath = ""
+			r.Out.Host = ""
+			stripCredentials(r.Out.Header)
+		},
+		Transport:     &impersonatingTransport{regular: regular, upgrade: upgrade},
+		FlushInterval: -1, // watches and chunked lists stream as they come
+		ErrorHandler:  proxyError,
+	}
+	return &hostProxy{proxy: p}, nil
+}
+
+func (h *hostProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.proxy.ServeHTTP(w, r) }
+
+// stripCredentials removes every header through which a client could claim an identity. The gateway
+// sets its own impersonation headers after this.
+func stripCredentials(h http.Header) {
+	for k := range h {
+		lk := strings.ToLower(k)
+		if lk == "authorization" || strings.HasPrefix(lk, "impersonate-") || strings.HasPrefix(lk, "x-remote-") {
+			delete(h, k)
+		}
+	}
+}
+
+// impersonatingTransport adds Impersonate-User/Uid/Group/Extra of the context's user to every request.
+// A request without a user in its context is refused: the front door must never forward as itself.
+type impersonatingTransport struct {
+	regular, upgrade http.RoundTripper
+}
+
+func (t *impersonatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	u, ok := request.UserFrom(req.Context())
+	if !ok {
+		return nil, fmt.Errorf("refusing to forward %s %s: no authenticated user", req.Method, req.URL.Path)
+	}
+	rt := t.regular
+	if httpstream.IsUpgradeRequest(req) {
+		rt = t.upgrade
+	}
+	return transport.NewImpersonatingRoundTripper(transport.ImpersonationConfig{
+		UserName: u.GetName(),
+		UID:      u.GetUID(),
+		Groups:   u.GetGroups(),
+		Extra:    u.GetExtra(),
+	}, rt).RoundTrip(req)
+}
+
+func proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	klog.FromContext(r.Context()).Error(err, "Proxy to host failed", "path", r.URL.Path)
+	writeStatus(w, r, http.StatusBadGateway, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("host control plane unreachable: %v", err))
+}
