@@ -245,7 +245,7 @@ func TestMetricsNeedAuthenticationAndCountRequests(t *testing.T) {
 }
 
 func TestStreamingResponsesAreFlushed(t *testing.T) {
-	gw, host := newTestGateway(t, func() error { return nil })
+	gw, _ := newTestGateway(t, func() error { return nil })
 	req, _ := http.NewRequest("GET", gw.URL+"/stream", nil)
 	req.Header.Set("Authorization", "Bearer alice")
 	resp, err := http.DefaultClient.Do(req)
