@@ -1,0 +1,96 @@
+package access
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/fleetgate/fleetgate/apis/client"
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+)
+
+// Getter returns the configuration to reach a member as the gateway's propagation identity.
+type Getter interface {
+	Config(ctx context.Context, cluster string) (*rest.Config, error)
+}
+
+// ClusterGetter reads a Cluster by name.
+type ClusterGetter interface {
+	Get(ctx context.Context, namespace, name string) (*clusterv1alpha1.Cluster, error)
+}
+
+// Host resolves member access from the Cluster objects and Secrets in the host.
+type Host struct {
+	Clusters ClusterGetter
+	Secrets  kubernetes.Interface
+	// QPS and Burst for member clients; defaults 100 and 200.
+	QPS   float32
+	Burst int
+}
+
+var _ Getter = (*Host)(nil)
+
+// NewHost returns a Getter reading from the host.
+func NewHost(clusters *client.Resource[clusterv1alpha1.Cluster, *clusterv1alpha1.Cluster], secrets kubernetes.Interface) *Host {
+	return &Host{Clusters: clusters, Secrets: secrets}
+}
+
+// Config returns the propagation identity's configuration for the cluster.
+func (h *Host) Config(ctx context.Context, name string) (*rest.Config, error) {
+	c, err := h.Clusters.Get(ctx, "", name)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	return h.configFor(ctx, c, c.Spec.SecretRef)
+}
+
+// ImpersonatorConfig returns the impersonator identity's configuration for the cluster: requests
+// made with it act as the user named in their Impersonate-* headers.
+func (h *Host) ImpersonatorConfig(ctx context.Context, name string) (*rest.Config, error) {
+	c, err := h.Clusters.Get(ctx, "", name)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	return h.configFor(ctx, c, c.Spec.ImpersonatorSecretRef)
+}
+
+func (h *Host) configFor(ctx context.Context, c *clusterv1alpha1.Cluster, ref *clusterv1alpha1.LocalSecretReference) (*rest.Config, error) {
+	if c.Spec.SyncMode != clusterv1alpha1.Push {
+		return nil, fmt.Errorf("cluster %s: sync mode %q is not reachable yet", c.Name, c.Spec.SyncMode)
+	}
+	if c.Spec.APIEndpoint == "" {
+		return nil, fmt.Errorf("cluster %s: spec.apiEndpoint is empty", c.Name)
+	}
+	if ref == nil {
+		return nil, fmt.Errorf("cluster %s: no secret reference", c.Name)
+	}
+	s, err := h.Secrets.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: credentials secret %s/%s: %w", c.Name, ref.Namespace, ref.Name, err)
+	}
+	token := string(s.Data[clusterv1alpha1.SecretTokenKey])
+	if token == "" {
+		return nil, fmt.Errorf("cluster %s: secret %s/%s has no %q", c.Name, ref.Namespace, ref.Name, clusterv1alpha1.SecretTokenKey)
+	}
+	cfg := &rest.Config{
+		Host:        c.Spec.APIEndpoint,
+		BearerToken: token,
+		QPS:         h.QPS,
+		Burst:       h.Burst,
+	}
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 100, 200
+	}
+	if c.Spec.InsecureSkipTLSVerification {
+		cfg.Insecure = true
+	} else {
+		cfg.CAData = s.Data[clusterv1alpha1.SecretCADataKey]
+	}
+	if c.Spec.ProxyURL != "" {
+		return nil, fmt.Errorf("cluster %s: spec.proxyURL is not supported yet", c.Name)
+	}
+	return cfg, nil
+}
