@@ -39,6 +39,7 @@ func NewRootCommand(name string) *cobra.Command {
 		newServeCommand(),
 		newJoinCommand(name),
 		newUnjoinCommand(name),
+		newUpCommand(),
 		newVersionCommand(),
 	)
 	return root
