@@ -86,6 +86,9 @@ func Join(ctx context.Context, o JoinOptions) error {
 
 	// Preflight: the member answers and accepts the kubeconfig; the name is free.
 	v, err := member.Discovery().ServerVersion()
+	if apierrors.IsUnauthorized(err) {
+		return fmt.Errorf("cluster %s: the credentials in kubeconfig %s are rejected by %s (401 Unauthorized)", o.Name, o.MemberKubeconfig, memberCfg.Host)
+	}
 	if err != nil {
 		return fmt.Errorf("cluster %s: cannot use kubeconfig %s against %s: %w", o.Name, o.MemberKubeconfig, memberCfg.Host, err)
 	}

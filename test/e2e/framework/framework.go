@@ -1,0 +1,126 @@
+// Package framework owns the helpers of fleetgate's end-to-end tests: a package-wide environment
+// started in TestMain, kubectl and fleetgate command runners, and condition polling. It does not
+// contain tests.
+package framework
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetgate/fleetgate/localenv"
+)
+
+// Main starts an environment for the whole test package, runs the tests and stops it. setup may
+// prepare shared state (e.g. join clusters); a failure there fails the package with the logs.
+func Main(m *testing.M, o localenv.Options, setup func(*localenv.Env) error) int {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("skipping end-to-end tests in -short mode")
+		return 0
+	}
+	dir, err := os.MkdirTemp("", "fleetgate-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	o.Dir = dir
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	env, err := localenv.Start(ctx, o)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "start environment: %v\n", err)
+		localenv.TailLogs(os.Stderr, dir, 40)
+		return 1
+	}
+	Env = env
+	code := 1
+	defer func() {
+		if code != 0 {
+			env.DumpLogs(os.Stderr, 60)
+		}
+		if err := env.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stop environment: %v\n", err)
+		}
+	}()
+	if setup != nil {
+		if err := setup(env); err != nil {
+			fmt.Fprintf(os.Stderr, "setup: %v\n", err)
+			return code
+		}
+	}
+	code = m.Run()
+	return code
+}
+
+// Env is the package's environment, set by Main.
+var Env *localenv.Env
+
+// Result is the outcome of a command.
+type Result struct {
+	Stdout, Stderr string
+	Err            error
+}
+
+// Run runs a binary from the bin directory with args and returns its output (never fails the test).
+func Run(ctx context.Context, bin string, args ...string) Result {
+	cmd := exec.CommandContext(ctx, filepath.Join(Env.BinDir, bin), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return Result{Stdout: out.String(), Stderr: errb.String(), Err: err}
+}
+
+// Kubectl runs kubectl against kubeconfig and fails the test if it fails.
+func Kubectl(t testing.TB, kubeconfig string, args ...string) string {
+	t.Helper()
+	r := KubectlResult(t, kubeconfig, args...)
+	if r.Err != nil {
+		t.Fatalf("kubectl %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.Err, r.Stdout, r.Stderr)
+	}
+	return r.Stdout
+}
+
+// KubectlResult runs kubectl against kubeconfig and returns whatever happened.
+func KubectlResult(t testing.TB, kubeconfig string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return Run(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
+}
+
+// Fleetgate runs the fleetgate CLI and returns whatever happened.
+func Fleetgate(t testing.TB, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return Run(ctx, "fleetgate", args...)
+}
+
+// Eventually polls cond every interval until it returns nil or timeout passes; then it fails the
+// test with the last error.
+func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", timeout, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
