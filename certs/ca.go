@@ -22,7 +22,7 @@ import (
 
 // Default lifetimes of what the CA issues.
 const (
-	CALifetime     = 10 * 365 * 24 * time.Hour
+	CALifetime      = 10 * 365 * 24 * time.Hour
 	DefaultLifetime = 365 * 24 * time.Hour
 	// clockSkew backdates NotBefore so that a peer whose clock lags a little accepts a fresh certificate.
 	clockSkew = 5 * time.Minute
