@@ -1,0 +1,52 @@
+// Command bench measures the gateway against the direct path to the host apiserver, on real binaries
+// started by localenv, and prints a table (`make bench`).
+//
+// Each scenario alternates the paths in rounds (A B A' … with A' a second, independent direct client),
+// so that machine drift affects them alike; the A/A' ratio is the noise floor to read the gateway's
+// ratios against.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/fleetgate/fleetgate/localenv"
+)
+
+func main() {
+	var o options
+	flag.IntVar(&o.rounds, "rounds", 6, "rounds per scenario (each round runs every path once)")
+	flag.DurationVar(&o.phase, "phase", 2*time.Second, "duration of one path's turn in a round")
+	flag.IntVar(&o.listSize, "list-size", 500, "ConfigMaps in the LIST scenario")
+	flag.Parse()
+	if err := run(context.Background(), o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	rounds   int
+	phase    time.Duration
+	listSize int
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	dir, err := os.MkdirTemp("", "fleetgate-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	env, err := localenv.Start(ctx, localenv.Options{Dir: dir, Gateway: true, Out: os.Stderr})
+	if err != nil {
+		localenv.TailLogs(os.Stderr, dir, 40)
+		return err
+	}
+	defer env.Stop()
+	fmt.Fprintf(out, "fleetgate bench: %d rounds × %s per path and scenario; host and gateway on loopback\n\n", o.rounds, o.phase)
+	return gatewayVsDirect(ctx, env, o, out)
+}
