@@ -17,7 +17,7 @@ func TestValidateClusterName(t *testing.T) {
 		"-member":               "alphanumeric",
 		strings.Repeat("a", 48): "",
 		strings.Repeat("a", 49): "no more than 48",
-		"member.one":            "lower case",
+		"member.one":            "dots",
 	} {
 		err := ValidateClusterName(name)
 		switch {
