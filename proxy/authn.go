@@ -14,19 +14,20 @@ import (
 	tokencache "k8s.io/apiserver/pkg/authentication/token/cache"
 	"k8s.io/apiserver/plugin/pkg/authenticator/token/webhook"
 	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
+	"k8s.io/utils/clock"
 )
 
 // NewAuthenticator returns the gateway's request authenticator: a client certificate verified against
-// clientCAs (user = CN, groups = O), or else a bearer token checked with a TokenReview on the host,
+// clientCAs (user = CN, groups = O; a verified certificate is remembered for a minute), or else a bearer token checked with a TokenReview on the host,
 // cached for tokenTTL (successes) and a tenth of it (failures).
 func NewAuthenticator(clientCAs *x509.CertPool, tokenReviews authenticationv1client.AuthenticationV1Interface, tokenTTL time.Duration) (authenticator.Request, error) {
 	if clientCAs == nil {
 		return nil, fmt.Errorf("authenticator: no client CA")
 	}
-	certs := x509request.New(x509.VerifyOptions{
+	certs := newCertCache(x509request.New(x509.VerifyOptions{
 		Roots:     clientCAs,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, x509request.CommonNameUserConversion)
+	}, x509request.CommonNameUserConversion), time.Minute, 4096, clock.RealClock{})
 
 	noop := func(context.Context, string) {}
 	tokenReview, err := webhook.NewFromInterface(tokenReviews, nil, wait.Backoff{Steps: 1}, 10*time.Second,

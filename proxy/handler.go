@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/gorilla/mux"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +31,8 @@ type Config struct {
 	Ready func() error
 	// Metrics records requests (NewMetrics).
 	Metrics *Metrics
+	// Profiling serves /debug/pprof/ to authenticated callers.
+	Profiling bool
 }
 
 func (c Config) validate() error {
@@ -70,7 +73,8 @@ func NewRequestInfoResolver() request.RequestInfoResolver {
 //     the host's TokenReview accepts; strips Authorization and X-Remote-* on success;
 //  6. impersonation — Impersonate-* honoured only if the host's SubjectAccessReview allows the
 //     caller to impersonate; the headers are removed and the context user replaced;
-//  7. the router: /metrics, then everything else to the host as the context user.
+//  7. the router: /metrics, /debug/pprof/ (if profiling), then everything else to the host as the
+//     context user.
 func NewHandler(c Config) (http.Handler, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -81,6 +85,11 @@ func NewHandler(c Config) (http.Handler, error) {
 	}
 	router := mux.NewRouter()
 	router.Handle("/metrics", c.Metrics.Handler())
+	if c.Profiling {
+		router.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		router.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		router.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
+	}
 	router.PathPrefix("/").Handler(host)
 
 	codecs := scheme.Codecs.WithoutConversion()

@@ -35,6 +35,7 @@ type serveOptions struct {
 	ClusterStatusPeriod time.Duration
 	AuthCacheTTL        time.Duration
 	InstallCRDs         bool
+	Profiling           bool
 }
 
 func newServeCommand() *cobra.Command {
@@ -68,6 +69,7 @@ func newServeCommand() *cobra.Command {
 	f.StringSliceVar(&o.TLSSANs, "tls-san", nil, "extra DNS names or IPs for the serving certificate")
 	f.DurationVar(&o.ClusterStatusPeriod, "cluster-status-period", o.ClusterStatusPeriod, "how often each member's health is probed")
 	f.DurationVar(&o.AuthCacheTTL, "auth-cache-ttl", o.AuthCacheTTL, "how long TokenReview and SubjectAccessReview answers are cached")
+	f.BoolVar(&o.Profiling, "profiling", false, "serve /debug/pprof/ to authenticated callers")
 	f.BoolVar(&o.InstallCRDs, "install-crds", o.InstallCRDs, "install or upgrade fleetgate's CRDs in the host at start")
 	return cmd
 }
@@ -187,7 +189,8 @@ func (c *serveConfig) run(ctx context.Context) error {
 			}
 			return *c.readiness.Load()
 		},
-		Metrics: proxy.NewMetrics(),
+		Metrics:   proxy.NewMetrics(),
+		Profiling: c.opts.Profiling,
 	})
 	if err != nil {
 		return err
