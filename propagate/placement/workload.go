@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -16,14 +17,7 @@ import (
 // spec.template.spec as the pod template. Everything else has 0 replicas and no requests (not a
 // workload). A malformed template is an error.
 func ReplicaRequirements(obj *unstructured.Unstructured) (int32, corev1.ResourceList, error) {
-	gvk := obj.GroupVersionKind()
-	field, defaultReplicas := []string{"spec", "replicas"}, int64(-1)
-	switch {
-	case gvk.Group == "apps" && (gvk.Kind == "Deployment" || gvk.Kind == "StatefulSet" || gvk.Kind == "ReplicaSet"):
-		defaultReplicas = 1
-	case gvk.Group == "batch" && gvk.Kind == "Job":
-		field, defaultReplicas = []string{"spec", "parallelism"}, 1
-	}
+	field, defaultReplicas := replicaField(obj.GroupVersionKind())
 	replicas, found, err := unstructured.NestedFieldNoCopy(obj.Object, field...)
 	if err != nil {
 		return 0, nil, fmt.Errorf("read %s: %w", joinPath(field), err)
@@ -52,6 +46,32 @@ func ReplicaRequirements(obj *unstructured.Unstructured) (int32, corev1.Resource
 		return 0, nil, err
 	}
 	return int32(n), requests, nil
+}
+
+// replicaField is where a kind keeps its replica count, and the count when the field is absent (-1:
+// absent means "not a workload").
+func replicaField(gvk schema.GroupVersionKind) ([]string, int64) {
+	switch {
+	case gvk.Group == "apps" && (gvk.Kind == "Deployment" || gvk.Kind == "StatefulSet" || gvk.Kind == "ReplicaSet"):
+		return []string{"spec", "replicas"}, 1
+	case gvk.Group == "batch" && gvk.Kind == "Job":
+		return []string{"spec", "parallelism"}, 1
+	}
+	return []string{"spec", "replicas"}, -1
+}
+
+// SetReplicas writes a cluster's share of replicas into its copy of a workload: spec.replicas (a Job's
+// spec.parallelism). Objects without a replica count are left alone.
+func SetReplicas(obj *unstructured.Unstructured, replicas int32) error {
+	field, defaultReplicas := replicaField(obj.GroupVersionKind())
+	cur, found, err := unstructured.NestedFieldNoCopy(obj.Object, field...)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", joinPath(field), err)
+	}
+	if _, isCount := toInt64(cur); (!found && defaultReplicas < 0) || (found && !isCount && cur != nil) {
+		return nil
+	}
+	return unstructured.SetNestedField(obj.Object, int64(replicas), field...)
 }
 
 func toInt64(v any) (int64, bool) {

@@ -118,3 +118,36 @@ spec:
 		})
 	}
 }
+
+func TestSetReplicas(t *testing.T) {
+	mk := func(apiVersion, kind string, spec map[string]any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind, "spec": spec}}
+	}
+	tests := []struct {
+		name  string
+		obj   *unstructured.Unstructured
+		field []string
+		want  any // nil: field must stay absent
+	}{
+		{"deployment", mk("apps/v1", "Deployment", map[string]any{"replicas": int64(5)}), []string{"spec", "replicas"}, int64(2)},
+		{"deployment without replicas", mk("apps/v1", "Deployment", map[string]any{}), []string{"spec", "replicas"}, int64(2)},
+		{"job parallelism", mk("batch/v1", "Job", map[string]any{"parallelism": int64(4)}), []string{"spec", "parallelism"}, int64(2)},
+		{"generic with count", mk("example.com/v1", "Thing", map[string]any{"replicas": int64(3)}), []string{"spec", "replicas"}, int64(2)},
+		{"generic without count", mk("example.com/v1", "Thing", map[string]any{}), []string{"spec", "replicas"}, nil},
+		{"generic replicas that is not a count", mk("example.com/v1", "Thing", map[string]any{"replicas": "many"}), []string{"spec", "replicas"}, "many"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := SetReplicas(tc.obj, 2); err != nil {
+				t.Fatal(err)
+			}
+			got, found, _ := unstructured.NestedFieldNoCopy(tc.obj.Object, tc.field...)
+			if tc.want == nil && found {
+				t.Errorf("field set to %v on an object without replicas", got)
+			}
+			if tc.want != nil && got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

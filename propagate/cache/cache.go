@@ -1,0 +1,177 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
+	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
+)
+
+// Resources the cache watches.
+var (
+	ClustersGVR                   = clusterv1alpha1.GroupVersion.WithResource("clusters")
+	PropagationPoliciesGVR        = policyv1alpha1.GroupVersion.WithResource("propagationpolicies")
+	ClusterPropagationPoliciesGVR = policyv1alpha1.GroupVersion.WithResource("clusterpropagationpolicies")
+	OverridePoliciesGVR           = policyv1alpha1.GroupVersion.WithResource("overridepolicies")
+	ClusterOverridePoliciesGVR    = policyv1alpha1.GroupVersion.WithResource("clusteroverridepolicies")
+	ResourceBindingsGVR           = workv1alpha2.GroupVersion.WithResource("resourcebindings")
+	ClusterResourceBindingsGVR    = workv1alpha2.GroupVersion.WithResource("clusterresourcebindings")
+)
+
+// Cache is the typed view of the host's fleetgate objects.
+type Cache struct {
+	factory   dynamicinformer.DynamicSharedInformerFactory
+	informers map[schema.GroupVersionResource]toolscache.SharedIndexInformer
+}
+
+// New creates the informers (not started).
+func New(host dynamic.Interface) *Cache {
+	c := &Cache{
+		factory:   dynamicinformer.NewDynamicSharedInformerFactory(host, 0),
+		informers: map[schema.GroupVersionResource]toolscache.SharedIndexInformer{},
+	}
+	add := func(gvr schema.GroupVersionResource, convert func(*unstructured.Unstructured) (runtime.Object, error)) {
+		inf := c.factory.ForResource(gvr).Informer()
+		_ = inf.SetTransform(func(obj any) (any, error) {
+			u, ok := obj.(*unstructured.Unstructured)
+			if !ok {
+				return obj, nil // DeletedFinalStateUnknown and typed objects pass
+			}
+			return convert(u)
+		})
+		c.informers[gvr] = inf
+	}
+	add(ClustersGVR, typed[clusterv1alpha1.Cluster])
+	add(PropagationPoliciesGVR, typed[policyv1alpha1.PropagationPolicy])
+	add(ClusterPropagationPoliciesGVR, typed[policyv1alpha1.ClusterPropagationPolicy])
+	add(OverridePoliciesGVR, typed[policyv1alpha1.OverridePolicy])
+	add(ClusterOverridePoliciesGVR, typed[policyv1alpha1.ClusterOverridePolicy])
+	add(ResourceBindingsGVR, typed[workv1alpha2.ResourceBinding])
+	add(ClusterResourceBindingsGVR, typed[workv1alpha2.ClusterResourceBinding])
+	return c
+}
+
+func typed[T any, P interface {
+	*T
+	runtime.Object
+}](u *unstructured.Unstructured) (runtime.Object, error) {
+	var obj T
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &obj); err != nil {
+		return nil, fmt.Errorf("convert %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	return P(&obj), nil
+}
+
+// Start runs the informers until ctx is done.
+func (c *Cache) Start(ctx context.Context) { c.factory.Start(ctx.Done()) }
+
+// HasSynced reports whether every informer has its initial list.
+func (c *Cache) HasSynced() bool {
+	for _, inf := range c.informers {
+		if !inf.HasSynced() {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitForSync blocks until the cache is synced or ctx is done.
+func (c *Cache) WaitForSync(ctx context.Context) bool {
+	return toolscache.WaitForCacheSync(ctx.Done(), c.HasSynced)
+}
+
+// Informer returns the informer of one of the watched resources, for event handlers.
+func (c *Cache) Informer(gvr schema.GroupVersionResource) toolscache.SharedIndexInformer {
+	return c.informers[gvr]
+}
+
+// Clusters returns every Cluster, sorted by name.
+func (c *Cache) Clusters() []*clusterv1alpha1.Cluster {
+	return list[clusterv1alpha1.Cluster](c.informers[ClustersGVR], "")
+}
+
+// Cluster returns one Cluster.
+func (c *Cache) Cluster(name string) (*clusterv1alpha1.Cluster, bool) {
+	return get[clusterv1alpha1.Cluster](c.informers[ClustersGVR], name)
+}
+
+// PropagationPolicies returns the PropagationPolicies of a namespace.
+func (c *Cache) PropagationPolicies(namespace string) []*policyv1alpha1.PropagationPolicy {
+	return list[policyv1alpha1.PropagationPolicy](c.informers[PropagationPoliciesGVR], namespace)
+}
+
+// ClusterPropagationPolicies returns every ClusterPropagationPolicy.
+func (c *Cache) ClusterPropagationPolicies() []*policyv1alpha1.ClusterPropagationPolicy {
+	return list[policyv1alpha1.ClusterPropagationPolicy](c.informers[ClusterPropagationPoliciesGVR], "")
+}
+
+// OverridePolicies returns the OverridePolicies of a namespace.
+func (c *Cache) OverridePolicies(namespace string) []*policyv1alpha1.OverridePolicy {
+	return list[policyv1alpha1.OverridePolicy](c.informers[OverridePoliciesGVR], namespace)
+}
+
+// ClusterOverridePolicies returns every ClusterOverridePolicy.
+func (c *Cache) ClusterOverridePolicies() []*policyv1alpha1.ClusterOverridePolicy {
+	return list[policyv1alpha1.ClusterOverridePolicy](c.informers[ClusterOverridePoliciesGVR], "")
+}
+
+// ResourceBinding returns one ResourceBinding.
+func (c *Cache) ResourceBinding(namespace, name string) (*workv1alpha2.ResourceBinding, bool) {
+	return get[workv1alpha2.ResourceBinding](c.informers[ResourceBindingsGVR], namespace+"/"+name)
+}
+
+// ClusterResourceBinding returns one ClusterResourceBinding.
+func (c *Cache) ClusterResourceBinding(name string) (*workv1alpha2.ClusterResourceBinding, bool) {
+	return get[workv1alpha2.ClusterResourceBinding](c.informers[ClusterResourceBindingsGVR], name)
+}
+
+// ResourceBindings returns every ResourceBinding (all namespaces).
+func (c *Cache) ResourceBindings() []*workv1alpha2.ResourceBinding {
+	return list[workv1alpha2.ResourceBinding](c.informers[ResourceBindingsGVR], "")
+}
+
+// ClusterResourceBindings returns every ClusterResourceBinding.
+func (c *Cache) ClusterResourceBindings() []*workv1alpha2.ClusterResourceBinding {
+	return list[workv1alpha2.ClusterResourceBinding](c.informers[ClusterResourceBindingsGVR], "")
+}
+
+func list[T any](inf toolscache.SharedIndexInformer, namespace string) []*T {
+	var objs []any
+	if namespace == "" {
+		objs = inf.GetStore().List()
+	} else {
+		objs, _ = inf.GetIndexer().ByIndex(toolscache.NamespaceIndex, namespace)
+	}
+	out := make([]*T, 0, len(objs))
+	for _, o := range objs {
+		if t, ok := o.(*T); ok {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return key(out[i]) < key(out[j]) })
+	return out
+}
+
+func get[T any](inf toolscache.SharedIndexInformer, key string) (*T, bool) {
+	o, ok, err := inf.GetStore().GetByKey(key)
+	if err != nil || !ok {
+		return nil, false
+	}
+	t, ok := o.(*T)
+	return t, ok
+}
+
+func key(o any) string {
+	k, _ := toolscache.MetaNamespaceKeyFunc(o)
+	return k
+}
