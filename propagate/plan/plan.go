@@ -59,24 +59,37 @@ type ClusterPlan struct {
 // Claimed reports whether a policy claims the template.
 func (p *Plan) Claimed() bool { return p.Spec != nil }
 
-// Compute decides the plan. It never mutates its inputs.
+// Compute decides the plan: Claim, then Schedule, then Override. It never mutates its inputs.
 func Compute(in Input) *Plan {
+	p := Claim(in)
+	p.Schedule(in)
+	p.Override(in)
+	return p
+}
+
+// Claim starts a plan with the policy that claims the template (if any), its spec defaulted.
+func Claim(in Input) *Plan {
 	p := &Plan{Clusters: map[string]*ClusterPlan{}}
 	if !claim.PropagatableObject(in.Template) {
 		return p
 	}
 	p.Claim = claim.Resolve(in.Template, in.PropagationPolicies, in.ClusterPropagationPolicies)
-	spec := p.Claim.Spec()
-	if spec == nil {
-		return p
+	if spec := p.Claim.Spec(); spec != nil {
+		p.Spec = spec.DeepCopy()
+		validation.SetPropagationDefaults(p.Spec)
 	}
-	p.Spec = spec.DeepCopy()
-	validation.SetPropagationDefaults(p.Spec)
+	return p
+}
 
+// Schedule chooses the target clusters and their replicas of a claimed template.
+func (p *Plan) Schedule(in Input) {
+	if p.Spec == nil {
+		return
+	}
 	replicas, requests, err := placement.ReplicaRequirements(in.Template)
 	if err != nil {
 		p.SchedulingErr = fmt.Errorf("read replicas of %s: %w", in.Template.GetName(), err)
-		return p
+		return
 	}
 	res, err := placement.Decide(placement.Input{
 		Placement: &p.Spec.Placement, Clusters: in.Clusters, Replicas: replicas, Requests: requests, Previous: in.Previous,
@@ -84,9 +97,13 @@ func Compute(in Input) *Plan {
 	p.Excluded = res.Excluded
 	if err != nil {
 		p.SchedulingErr = err
-		return p
+		return
 	}
 	p.Targets = res.Targets
+}
+
+// Override builds each target's object: the member copy, its replica share, then the overrides.
+func (p *Plan) Override(in Input) {
 	byName := make(map[string]*clusterv1alpha1.Cluster, len(in.Clusters))
 	for _, c := range in.Clusters {
 		if c != nil {
@@ -96,7 +113,6 @@ func Compute(in Input) *Plan {
 	for _, t := range p.Targets {
 		p.Clusters[t.Name] = forCluster(in, byName[t.Name], t.Replicas)
 	}
-	return p
 }
 
 // forCluster builds one cluster's object: the member copy, its replica share, then the overrides.
