@@ -16,6 +16,8 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+
+	"github.com/fleetgate/fleetgate/webhook"
 )
 
 // Config is what the front door needs. Every field is required.
@@ -33,6 +35,13 @@ type Config struct {
 	Metrics *Metrics
 	// Profiling serves /debug/pprof/ to authenticated callers.
 	Profiling bool
+	// Public are served at their exact paths without authentication (the admission webhook the
+	// host calls). They must answer questions only, never act for the caller.
+	Public map[string]http.Handler
+	// Pipeline, when set, builds the admission pipeline that writes of propagatable kinds pass
+	// (webhook.Handles decides which); it is given the host as the caller. Nil: every request goes
+	// straight to the host.
+	Pipeline func(host webhook.Host) http.Handler
 }
 
 func (c Config) validate() error {
@@ -66,15 +75,15 @@ func NewRequestInfoResolver() request.RequestInfoResolver {
 // NewHandler assembles the front door. A request passes the filters in this order:
 //
 //  1. panic recovery;
-//  2. /healthz, /livez, /readyz — answered here, without authentication;
+//  2. /healthz, /livez, /readyz and Config.Public — answered here, without authentication;
 //  3. request info (verb, group, resource, namespace, name, subresource) into the context;
 //  4. metrics (counts and latency by verb, group, resource and code);
 //  5. authentication — 401 unless a client certificate of the gateway CA or a bearer token that
 //     the host's TokenReview accepts; strips Authorization and X-Remote-* on success;
 //  6. impersonation — Impersonate-* honoured only if the host's SubjectAccessReview allows the
 //     caller to impersonate; the headers are removed and the context user replaced;
-//  7. the router: /metrics, /debug/pprof/ (if profiling), then everything else to the host as the
-//     context user.
+//  7. the router: /metrics, /debug/pprof/ (if profiling), writes of propagatable kinds through the
+//     admission pipeline (webhook/), then everything else to the host as the context user.
 func NewHandler(c Config) (http.Handler, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -90,6 +99,13 @@ func NewHandler(c Config) (http.Handler, error) {
 		router.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		router.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
 	}
+	if c.Pipeline != nil {
+		pipeline := c.Pipeline(host)
+		router.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
+			info, ok := request.RequestInfoFrom(r.Context())
+			return ok && webhook.Handles(info)
+		}).Handler(pipeline)
+	}
 	router.PathPrefix("/").Handler(host)
 
 	codecs := scheme.Codecs.WithoutConversion()
@@ -98,7 +114,7 @@ func NewHandler(c Config) (http.Handler, error) {
 	h = filters.WithAuthentication(h, c.Authenticator, http.HandlerFunc(unauthorized), nil, nil)
 	h = withMetrics(h, c.Metrics)
 	h = filters.WithRequestInfo(h, NewRequestInfoResolver())
-	h = withHealth(h, c.Ready)
+	h = withPublic(h, c.Ready, c.Public)
 	h = withPanicRecovery(h)
 	return h, nil
 }

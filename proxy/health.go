@@ -4,10 +4,15 @@ import (
 	"net/http"
 )
 
-// withHealth answers the unauthenticated health endpoints. /healthz and /livez say whether the
-// process serves at all; /readyz also asks ready (host reachable, caches synced).
-func withHealth(h http.Handler, ready func() error) http.Handler {
+// withPublic answers the endpoints that need no authentication: /healthz and /livez (does the process
+// serve at all), /readyz (also asks ready: host reachable, caches synced), and the exact paths in
+// public (the host's admission webhook calls, later the bootstrap endpoints).
+func withPublic(h http.Handler, ready func() error, public map[string]http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := public[r.URL.Path]; ok {
+			p.ServeHTTP(w, r)
+			return
+		}
 		switch r.URL.Path {
 		case "/healthz", "/livez":
 			writeText(w, http.StatusOK, "ok")

@@ -18,7 +18,10 @@ import (
 // hostProxy forwards requests to the host apiserver with the gateway's own credential, acting as the
 // authenticated (and possibly impersonated) caller found in the request context.
 type hostProxy struct {
-	proxy *httputil.ReverseProxy
+	proxy     *httputil.ReverseProxy
+	target    *url.URL
+	basePath  string
+	transport http.RoundTripper
 }
 
 // newHostProxy builds the reverse proxy to the host described by cfg (the gateway's credential).
@@ -43,6 +46,7 @@ func newHostProxy(cfg *rest.Config) (*hostProxy, error) {
 		return nil, fmt.Errorf("host upgrade transport: %w", err)
 	}
 	basePath := strings.TrimSuffix(target.Path, "/")
+	rt := &impersonatingTransport{regular: regular, upgrade: upgrade}
 	p := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.Out.URL.Scheme = target.Scheme
@@ -52,14 +56,28 @@ func newHostProxy(cfg *rest.Config) (*hostProxy, error) {
 			r.Out.Host = ""
 			stripCredentials(r.Out.Header)
 		},
-		Transport:     &impersonatingTransport{regular: regular, upgrade: upgrade},
+		Transport:     rt,
 		FlushInterval: -1, // watches and chunked lists stream as they come
 		ErrorHandler:  proxyError,
 	}
-	return &hostProxy{proxy: p}, nil
+	return &hostProxy{proxy: p, target: target, basePath: basePath, transport: rt}, nil
 }
 
 func (h *hostProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.proxy.ServeHTTP(w, r) }
+
+// Do sends a request (path and query only) to the host as the user in its context, with the same
+// credential stripping as the reverse proxy. It implements webhook.Host.
+func (h *hostProxy) Do(req *http.Request) (*http.Response, error) {
+	out := req.Clone(req.Context())
+	out.RequestURI = ""
+	u := *req.URL
+	u.Scheme, u.Host = h.target.Scheme, h.target.Host
+	u.Path, u.RawPath = h.basePath+req.URL.Path, ""
+	out.URL = &u
+	out.Host = ""
+	stripCredentials(out.Header)
+	return h.transport.RoundTrip(out)
+}
 
 // stripCredentials removes every header through which a client could claim an identity. The gateway
 // sets its own impersonation headers after this.

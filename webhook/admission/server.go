@@ -1,0 +1,138 @@
+package admission
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
+	"github.com/fleetgate/fleetgate/apis/policy/v1alpha1/validation"
+	"github.com/fleetgate/fleetgate/webhook"
+)
+
+// Paths of the two endpoints.
+const (
+	MutatePath   = "/webhooks/policies/mutate"
+	ValidatePath = "/webhooks/policies/validate"
+)
+
+// Handlers returns the endpoints by path.
+func Handlers() map[string]http.Handler {
+	return map[string]http.Handler{
+		MutatePath:   reviewHandler(mutate),
+		ValidatePath: reviewHandler(validate),
+	}
+}
+
+const maxReviewBytes = 3 << 20
+
+// reviewHandler decodes an AdmissionReview, lets review answer it, and encodes the answer.
+func reviewHandler(review func(*admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST an admission.k8s.io/v1 AdmissionReview", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var ar admissionv1.AdmissionReview
+		if err := json.Unmarshal(body, &ar); err != nil || ar.Request == nil {
+			http.Error(w, fmt.Sprintf("not an AdmissionReview: %v", err), http.StatusBadRequest)
+			return
+		}
+		resp := review(ar.Request)
+		resp.UID = ar.Request.UID
+		out := admissionv1.AdmissionReview{TypeMeta: ar.TypeMeta, Response: resp}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+}
+
+func decode(req *admissionv1.AdmissionRequest) (*unstructured.Unstructured, error) {
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON(req.Object.Raw); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", req.Kind.Kind, err)
+	}
+	return obj, nil
+}
+
+func deny(err error) *admissionv1.AdmissionResponse {
+	status := metav1.Status{Status: metav1.StatusFailure, Code: http.StatusBadRequest, Reason: metav1.StatusReasonBadRequest, Message: err.Error()}
+	if s, ok := err.(apierrors.APIStatus); ok {
+		status = s.Status()
+	}
+	return &admissionv1.AdmissionResponse{Allowed: false, Result: &status}
+}
+
+// validate applies Karmada's rules to a policy.
+func validate(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	obj, err := decode(req)
+	if err != nil {
+		return deny(err)
+	}
+	errs, err := webhook.ValidatePolicy(obj)
+	if err != nil {
+		return deny(err)
+	}
+	if len(errs) > 0 {
+		return deny(apierrors.NewInvalid(policyv1alpha1.Kind(obj.GetKind()), obj.GetName(), errs))
+	}
+	return &admissionv1.AdmissionResponse{Allowed: true}
+}
+
+// mutate applies Karmada's defaults to a propagation policy's spec (a JSON patch replacing /spec);
+// override policies have no defaults beyond their schema's.
+func mutate(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	obj, err := decode(req)
+	if err != nil {
+		return deny(err)
+	}
+	var spec *policyv1alpha1.PropagationSpec
+	switch obj.GetKind() {
+	case "PropagationPolicy":
+		var p policyv1alpha1.PropagationPolicy
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &p); err != nil {
+			return deny(err)
+		}
+		validation.SetPropagationPolicyDefaults(&p)
+		spec = &p.Spec
+	case "ClusterPropagationPolicy":
+		var p policyv1alpha1.ClusterPropagationPolicy
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &p); err != nil {
+			return deny(err)
+		}
+		validation.SetClusterPropagationPolicyDefaults(&p)
+		spec = &p.Spec
+	default:
+		return &admissionv1.AdmissionResponse{Allowed: true}
+	}
+	want, err := runtime.DefaultUnstructuredConverter.ToUnstructured(spec)
+	if err != nil {
+		return deny(err)
+	}
+	if equalJSON(want, obj.Object["spec"]) {
+		return &admissionv1.AdmissionResponse{Allowed: true}
+	}
+	patch, err := json.Marshal([]map[string]any{{"op": "replace", "path": "/spec", "value": want}})
+	if err != nil {
+		return deny(err)
+	}
+	pt := admissionv1.PatchTypeJSONPatch
+	return &admissionv1.AdmissionResponse{Allowed: true, Patch: patch, PatchType: &pt}
+}
+
+func equalJSON(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}

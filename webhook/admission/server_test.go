@@ -1,0 +1,96 @@
+package admission
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+func review(t *testing.T, path, kind, obj string) *admissionv1.AdmissionResponse {
+	t.Helper()
+	ar := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{UID: "u-1", Kind: metav1.GroupVersionKind{Group: "policy.karmada.io", Version: "v1alpha1", Kind: kind},
+			Object: runtime.RawExtension{Raw: []byte(obj)}},
+	}
+	body, _ := json.Marshal(ar)
+	rec := httptest.NewRecorder()
+	Handlers()[path].ServeHTTP(rec, httptest.NewRequest("POST", path, bytes.NewReader(body)))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+	}
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil || out.Response.UID != "u-1" {
+		t.Fatalf("bad review answer %s (%v)", rec.Body, err)
+	}
+	return out.Response
+}
+
+const goodPP = `{"apiVersion":"policy.karmada.io/v1alpha1","kind":"PropagationPolicy","metadata":{"name":"p","namespace":"default"},
+"spec":{"resourceSelectors":[{"apiVersion":"apps/v1","kind":"Deployment","name":"nginx"}],"placement":{"spreadConstraints":[{"maxGroups":2}]}}}`
+
+func TestValidate(t *testing.T) {
+	if r := review(t, ValidatePath, "PropagationPolicy", goodPP); !r.Allowed {
+		t.Errorf("valid policy denied: %+v", r.Result)
+	}
+	bad := `{"apiVersion":"policy.karmada.io/v1alpha1","kind":"PropagationPolicy","metadata":{"name":"p","namespace":"default"},
+"spec":{"resourceSelectors":[{"apiVersion":"apps/v1","kind":"Deployment"}],"placement":{"clusterAffinity":{},"clusterAffinities":[{"affinityName":"a"}],
+"replicaScheduling":{"replicaSchedulingType":"Divided","weightPreference":{"staticWeightList":[{"targetCluster":{},"weight":0}]}}}}}`
+	r := review(t, ValidatePath, "PropagationPolicy", bad)
+	if r.Allowed || r.Result == nil || r.Result.Code != 422 {
+		t.Fatalf("invalid policy: %+v", r)
+	}
+	for _, want := range []string{"spec.placement.clusterAffinities", "spec.placement.replicaScheduling.weightPreference.staticWeightList[0].weight"} {
+		if !strings.Contains(r.Result.Message, want) {
+			t.Errorf("message does not name %s: %s", want, r.Result.Message)
+		}
+	}
+	op := `{"apiVersion":"policy.karmada.io/v1alpha1","kind":"OverridePolicy","metadata":{"name":"o","namespace":"default"},
+"spec":{"overrideRules":[{"overriders":{"plaintext":[{"path":"/spec/replicas","operator":"remove","value":3}]}}]}}`
+	if r := review(t, ValidatePath, "OverridePolicy", op); r.Allowed || !strings.Contains(r.Result.Message, "spec.overrideRules[0].overriders.plaintext[0].value") {
+		t.Errorf("remove with a value: %+v", r.Result)
+	}
+	rec := httptest.NewRecorder()
+	Handlers()[ValidatePath].ServeHTTP(rec, httptest.NewRequest("POST", ValidatePath, strings.NewReader("{not json")))
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("garbage review: %d", rec.Code)
+	}
+}
+
+func TestMutateDefaultsPropagationPolicies(t *testing.T) {
+	r := review(t, MutatePath, "PropagationPolicy", goodPP)
+	if !r.Allowed || r.PatchType == nil || *r.PatchType != admissionv1.PatchTypeJSONPatch {
+		t.Fatalf("no patch: %+v", r)
+	}
+	var ops []struct {
+		Op, Path string
+		Value    map[string]any
+	}
+	if err := json.Unmarshal(r.Patch, &ops); err != nil || len(ops) != 1 || ops[0].Path != "/spec" {
+		t.Fatalf("patch %s (%v)", r.Patch, err)
+	}
+	spread := ops[0].Value["placement"].(map[string]any)["spreadConstraints"].([]any)[0].(map[string]any)
+	if spread["spreadByField"] != "cluster" || spread["minGroups"] != float64(1) {
+		t.Errorf("spread constraint not defaulted: %v", spread)
+	}
+	sel := ops[0].Value["resourceSelectors"].([]any)[0].(map[string]any)
+	if sel["namespace"] != "default" {
+		t.Errorf("selector namespace not defaulted: %v", sel)
+	}
+	// Already defaulted: no patch.
+	again, _ := json.Marshal(map[string]any{"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
+		"metadata": map[string]any{"name": "p", "namespace": "default"}, "spec": ops[0].Value})
+	if r := review(t, MutatePath, "PropagationPolicy", string(again)); !r.Allowed || r.Patch != nil {
+		t.Errorf("defaulting is not idempotent: %s", r.Patch)
+	}
+	if r := review(t, MutatePath, "OverridePolicy", `{"apiVersion":"policy.karmada.io/v1alpha1","kind":"OverridePolicy","metadata":{"name":"o"},"spec":{}}`); !r.Allowed || r.Patch != nil {
+		t.Errorf("override policy patched: %+v", r)
+	}
+}

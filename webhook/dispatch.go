@@ -1,0 +1,104 @@
+package webhook
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/klog/v2"
+
+	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
+	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
+	"github.com/fleetgate/fleetgate/propagate/member"
+	"github.com/fleetgate/fleetgate/propagate/plan"
+)
+
+// Enqueuer hands a template to the reconciler.
+type Enqueuer interface {
+	Enqueue(gvr schema.GroupVersionResource, namespace, name string)
+}
+
+// dispatch writes the per-cluster objects of the committed template to the Ready members in parallel,
+// bounded by timeout, so that the members already have them when the client's write returns. It is
+// an optimisation: whatever fails or takes longer is left to the reconciler, to which every
+// committed template is handed. Objects are derived from the committed object, never from the dry
+// run (generateName).
+type dispatch struct {
+	handlesWrites
+	clients  MemberClients
+	cache    Lister
+	timeout  time.Duration
+	enqueuer Enqueuer
+}
+
+var _ MutationInterface = dispatch{}
+
+func (d dispatch) Admit(ctx context.Context, a *Attributes) error {
+	if a.DryRun || a.Committed == nil {
+		return nil
+	}
+	defer d.enqueuer.Enqueue(a.GVR, a.Committed.GetNamespace(), a.Committed.GetName())
+	in := planInput(d.cache, a.Committed)
+	in.Template = a.Committed
+	p := plan.Compute(in)
+	if !p.Claimed() || (p.Spec.Suspension != nil && p.Spec.Suspension.Dispatching != nil && *p.Spec.Suspension.Dispatching) {
+		return nil
+	}
+	applied := appliedClusters(d.cache, a.Committed.GetNamespace(), plan.BindingName(a.Committed.GetKind(), a.Committed.GetName()))
+	overwrite := p.Spec.ConflictResolution == policyv1alpha1.ConflictOverwrite
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for name, cp := range p.Clusters {
+		if cp.Err != nil || !clusterReady(cp.Cluster) || suspendedOn(p.Spec.Suspension, name) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			logger := klog.FromContext(ctx).WithValues("cluster", name, "template", klog.KObj(a.Committed))
+			c, err := d.clients.Dynamic(ctx, name)
+			if err == nil {
+				err = member.EnsureNamespace(ctx, c, cp.Object.GetNamespace())
+			}
+			if err == nil {
+				_, err = member.Apply(ctx, c, a.GVR, cp.Object, member.ApplyOptions{Overwrite: overwrite, KnownManaged: applied[name]})
+			}
+			if err != nil {
+				logger.V(2).Info("Dispatch left to the reconciler", "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// appliedClusters are the clusters where the binding says the copy was applied (so it is managed).
+func appliedClusters(l Lister, namespace, bindingName string) map[string]bool {
+	var items []workv1alpha2.AggregatedStatusItem
+	if namespace != "" {
+		if rb, ok := l.ResourceBinding(namespace, bindingName); ok {
+			items = rb.Status.AggregatedStatus
+		}
+	} else if crb, ok := l.ClusterResourceBinding(bindingName); ok {
+		items = crb.Status.AggregatedStatus
+	}
+	out := make(map[string]bool, len(items))
+	for _, it := range items {
+		out[it.ClusterName] = it.Applied
+	}
+	return out
+}
+
+func suspendedOn(s *policyv1alpha1.Suspension, cluster string) bool {
+	if s == nil || s.DispatchingOnClusters == nil {
+		return false
+	}
+	for _, c := range s.DispatchingOnClusters.ClusterNames {
+		if c == cluster {
+			return true
+		}
+	}
+	return false
+}

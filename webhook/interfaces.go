@@ -1,0 +1,101 @@
+package webhook
+
+import (
+	"context"
+	"net/http"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/fleetgate/fleetgate/propagate/plan"
+)
+
+// Operation is the kind of write.
+type Operation string
+
+// Operations the pipeline handles.
+const (
+	Create Operation = "CREATE"
+	Update Operation = "UPDATE"
+	Patch  Operation = "PATCH" // includes server-side apply
+)
+
+// Attributes is one write as it travels the chain. Each plugin reads what earlier ones filled in.
+type Attributes struct {
+	Operation Operation
+	Info      *request.RequestInfo
+	GVR       schema.GroupVersionResource
+	// Request is the client's request (its context holds the authenticated user); Body its body.
+	Request *http.Request
+	Body    []byte
+	// DryRun is true when the client itself asked for a dry run: nothing is dispatched.
+	DryRun bool
+
+	// Resolved is the object exactly as the host would store it (set by resolve).
+	Resolved *unstructured.Unstructured
+	// PlanInput and Plan are the propagation decision for Resolved (match, schedule, override).
+	PlanInput plan.Input
+	Plan      *plan.Plan
+	// Response is the host's answer to the real write (set by commit), returned to the client.
+	Response *HostResponse
+	// Committed is the object the host stored, decoded from Response when it is JSON.
+	Committed *unstructured.Unstructured
+}
+
+// Interface is what every plugin says about itself: which operations it handles.
+type Interface interface {
+	Handles(op Operation) bool
+}
+
+// MutationInterface plugins may change the attributes (and, through them, the request).
+type MutationInterface interface {
+	Interface
+	Admit(ctx context.Context, a *Attributes) error
+}
+
+// ValidationInterface plugins only accept or reject.
+type ValidationInterface interface {
+	Interface
+	Validate(ctx context.Context, a *Attributes) error
+}
+
+// Chain runs plugins in order and stops at the first error. It is itself a MutationInterface.
+type Chain []Interface
+
+var _ MutationInterface = Chain(nil)
+
+// Handles is true when any plugin handles op.
+func (c Chain) Handles(op Operation) bool {
+	for _, p := range c {
+		if p.Handles(op) {
+			return true
+		}
+	}
+	return false
+}
+
+// Admit runs each plugin that handles the operation: Admit for mutators, Validate for validators.
+func (c Chain) Admit(ctx context.Context, a *Attributes) error {
+	for _, p := range c {
+		if !p.Handles(a.Operation) {
+			continue
+		}
+		var err error
+		switch p := p.(type) {
+		case MutationInterface:
+			err = p.Admit(ctx, a)
+		case ValidationInterface:
+			err = p.Validate(ctx, a)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handlesWrites is embedded by plugins that handle create, update and patch alike.
+type handlesWrites struct{}
+
+func (handlesWrites) Handles(op Operation) bool { return op == Create || op == Update || op == Patch }

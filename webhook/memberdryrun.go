@@ -1,0 +1,161 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/klog/v2"
+
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
+	"github.com/fleetgate/fleetgate/propagate/member"
+	"github.com/fleetgate/fleetgate/propagate/plan"
+)
+
+// MemberClients gives a dynamic client per member (propagate/member.Clients implements it).
+type MemberClients interface {
+	Dynamic(ctx context.Context, cluster string) (dynamic.Interface, error)
+}
+
+// memberDryRun sends each per-cluster object to its Ready target as a dry run, in parallel, within
+// timeout. A rejection by any member (or an override that failed for it) fails the client's write
+// with a Status naming each cluster and its reason, so nothing is stored. Unreachable clusters are
+// skipped (the reconciler catches up); an unmanaged object in the way is not a rejection either
+// (conflictResolution decides, and the binding reports it).
+type memberDryRun struct {
+	handlesWrites
+	clients MemberClients
+	timeout time.Duration
+}
+
+var _ ValidationInterface = memberDryRun{}
+
+func (m memberDryRun) Validate(ctx context.Context, a *Attributes) error {
+	if a.Plan == nil || !a.Plan.Claimed() || len(a.Plan.Clusters) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	overwrite := a.Plan.Spec.ConflictResolution == policyv1alpha1.ConflictOverwrite
+	var mu sync.Mutex
+	failures := map[string]string{}
+	var wg sync.WaitGroup
+	for name, cp := range a.Plan.Clusters {
+		if cp.Err != nil {
+			failures[name] = cp.Err.Error()
+			continue
+		}
+		if !clusterReady(cp.Cluster) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if reason := m.dryRun(ctx, a.GVR, name, cp, overwrite); reason != "" {
+				mu.Lock()
+				failures[name] = reason
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failures) == 0 {
+		return nil
+	}
+	return rejectedByMembers(a, failures)
+}
+
+// dryRun returns why the member rejects the object, or "" (accepted, or not reachable).
+func (m memberDryRun) dryRun(ctx context.Context, gvr schema.GroupVersionResource, cluster string, cp *plan.ClusterPlan, overwrite bool) string {
+	logger := klog.FromContext(ctx).WithValues("cluster", cluster)
+	c, err := m.clients.Dynamic(ctx, cluster)
+	if err != nil {
+		logger.V(2).Info("Member dry-run skipped", "err", err)
+		return ""
+	}
+	// The namespace is created for real: namespaces go to every member anyway.
+	if err := member.EnsureNamespace(ctx, c, cp.Object.GetNamespace()); err != nil && !isAPIError(err) {
+		logger.V(2).Info("Member dry-run skipped", "err", err)
+		return ""
+	}
+	_, err = member.Apply(ctx, c, gvr, cp.Object, member.ApplyOptions{DryRun: true, Overwrite: overwrite})
+	switch {
+	case err == nil, member.IsConflict(err):
+		return ""
+	case !isAPIError(err):
+		logger.V(2).Info("Member dry-run skipped: member unreachable", "err", err)
+		return ""
+	case apierrors.IsNotFound(err) && isMissingResource(err):
+		return fmt.Sprintf("%s: resource %s is not served there (is its CRD installed?)", err, gvrString(gvr))
+	}
+	return err.Error()
+}
+
+// isAPIError says whether the member answered (a Status), as opposed to not being reachable.
+func isAPIError(err error) bool {
+	var s apierrors.APIStatus
+	return errors.As(err, &s)
+}
+
+// isMissingResource tells a 404 for the resource type from a 404 for an object.
+func isMissingResource(err error) bool {
+	var s apierrors.APIStatus
+	if !errors.As(err, &s) {
+		return false
+	}
+	d := s.Status().Details
+	return d == nil || d.Name == ""
+}
+
+func gvrString(gvr schema.GroupVersionResource) string {
+	if gvr.Group == "" {
+		return gvr.Version + "/" + gvr.Resource
+	}
+	return gvr.Resource + "." + gvr.Group + "/" + gvr.Version
+}
+
+func clusterReady(c *clusterv1alpha1.Cluster) bool {
+	return c != nil && meta.IsStatusConditionTrue(c.Status.Conditions, clusterv1alpha1.ClusterConditionReady)
+}
+
+// rejectedByMembers is the client's error: 422 Invalid, one cause per cluster.
+func rejectedByMembers(a *Attributes, failures map[string]string) error {
+	names := make([]string, 0, len(failures))
+	for n := range failures {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var msgs []string
+	causes := make([]metav1.StatusCause, 0, len(names))
+	for _, n := range names {
+		msgs = append(msgs, fmt.Sprintf("cluster %s: %s", n, failures[n]))
+		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Field: "cluster[" + n + "]", Message: failures[n]})
+	}
+	gk := a.Resolved.GroupVersionKind().GroupKind()
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure,
+		Code:   422,
+		Reason: metav1.StatusReasonInvalid,
+		Details: &metav1.StatusDetails{
+			Group: gk.Group, Kind: gk.Kind, Name: a.Resolved.GetName(), Causes: causes,
+		},
+		Message: fmt.Sprintf("%s %q is rejected by member clusters: %s", kindString(gk), a.Resolved.GetName(), strings.Join(msgs, "; ")),
+	}}
+}
+
+func kindString(gk schema.GroupKind) string {
+	if gk.Group == "" {
+		return gk.Kind
+	}
+	return gk.Kind + "." + gk.Group
+}

@@ -1,0 +1,216 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/endpoints/request"
+
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
+	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
+	"github.com/fleetgate/fleetgate/propagate/claim"
+)
+
+func TestHandles(t *testing.T) {
+	ri := func(verb, group, resource, ns, name, sub string) *request.RequestInfo {
+		return &request.RequestInfo{IsResourceRequest: true, Verb: verb, APIGroup: group, APIVersion: "v1", Resource: resource, Namespace: ns, Name: name, Subresource: sub}
+	}
+	tests := []struct {
+		name string
+		info *request.RequestInfo
+		want bool
+	}{
+		{"create deployment", ri("create", "apps", "deployments", "default", "", ""), true},
+		{"patch configmap", ri("patch", "", "configmaps", "default", "x", ""), true},
+		{"update cluster-scoped", ri("update", "rbac.authorization.k8s.io", "clusterroles", "", "x", ""), true},
+		{"create policy", ri("create", "policy.karmada.io", "propagationpolicies", "default", "", ""), true},
+		{"get", ri("get", "apps", "deployments", "default", "x", ""), false},
+		{"delete", ri("delete", "apps", "deployments", "default", "x", ""), false},
+		{"scale subresource", ri("patch", "apps", "deployments", "default", "x", "scale"), false},
+		{"status subresource", ri("update", "apps", "deployments", "default", "x", "status"), false},
+		{"namespace", ri("create", "", "namespaces", "", "", ""), false},
+		{"event", ri("create", "", "events", "default", "", ""), false},
+		{"lease", ri("update", "coordination.k8s.io", "leases", "default", "x", ""), false},
+		{"csr", ri("create", "certificates.k8s.io", "certificatesigningrequests", "", "", ""), false},
+		{"cluster", ri("create", "cluster.karmada.io", "clusters", "", "", ""), false},
+		{"binding", ri("update", "work.karmada.io", "resourcebindings", "default", "x", ""), false},
+		{"kube-system", ri("create", "", "configmaps", "kube-system", "", ""), false},
+		{"fleetgate-system", ri("create", "", "secrets", "fleetgate-system", "", ""), false},
+		{"token review", ri("create", "authentication.k8s.io", "tokenreviews", "", "", ""), false},
+		{"non-resource", &request.RequestInfo{IsResourceRequest: false, Verb: "post"}, false},
+		{"patch without a name", ri("patch", "", "configmaps", "default", "", ""), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Handles(tc.info); got != tc.want {
+				t.Errorf("Handles = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// fakeHost answers dry runs and commits like kube-apiserver would for a ConfigMap, and records them.
+type fakeHost struct {
+	mu       sync.Mutex
+	requests []string // "dryRun|commit body"
+	reject   bool
+}
+
+func (f *fakeHost) Do(req *http.Request) (*http.Response, error) {
+	body, _ := io.ReadAll(req.Body)
+	f.mu.Lock()
+	kind := "commit"
+	if req.URL.Query().Get("dryRun") == "All" {
+		kind = "dryRun"
+	}
+	f.requests = append(f.requests, kind+" "+string(body))
+	f.mu.Unlock()
+	if f.reject {
+		return &http.Response{StatusCode: 422, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Invalid","code":422,"message":"host says no"}`))}, nil
+	}
+	obj := &unstructured.Unstructured{}
+	_ = obj.UnmarshalJSON(body)
+	obj.SetUID("uid-1")
+	obj.SetResourceVersion("1")
+	out, _ := obj.MarshalJSON()
+	return &http.Response{StatusCode: 201, Header: http.Header{"Content-Type": {"application/json"}, "Warning": {`299 - "be careful"`}},
+		Body: io.NopCloser(bytes.NewReader(out))}, nil
+}
+
+type fakeLister struct {
+	pps []*policyv1alpha1.PropagationPolicy
+}
+
+func (f fakeLister) PropagationPolicies(string) []*policyv1alpha1.PropagationPolicy { return f.pps }
+func (fakeLister) ClusterPropagationPolicies() []*policyv1alpha1.ClusterPropagationPolicy {
+	return nil
+}
+func (fakeLister) OverridePolicies(string) []*policyv1alpha1.OverridePolicy         { return nil }
+func (fakeLister) ClusterOverridePolicies() []*policyv1alpha1.ClusterOverridePolicy { return nil }
+func (fakeLister) Clusters() []*clusterv1alpha1.Cluster                             { return nil }
+func (fakeLister) ResourceBinding(string, string) (*workv1alpha2.ResourceBinding, bool) {
+	return nil, false
+}
+func (fakeLister) ClusterResourceBinding(string) (*workv1alpha2.ClusterResourceBinding, bool) {
+	return nil, false
+}
+
+type recordingEnqueuer struct{ keys []string }
+
+func (r *recordingEnqueuer) Enqueue(_ schema.GroupVersionResource, ns, name string) {
+	r.keys = append(r.keys, ns+"/"+name)
+}
+
+func serve(t *testing.T, chain Chain, verb, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/api/v1/namespaces/default/configmaps", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	info := &request.RequestInfo{IsResourceRequest: true, Verb: verb, APIVersion: "v1", Resource: "configmaps", Namespace: "default"}
+	req = req.WithContext(request.WithRequestInfo(context.Background(), info))
+	rec := httptest.NewRecorder()
+	NewHandler(chain).ServeHTTP(rec, req)
+	return rec
+}
+
+const cm = `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","namespace":"default"},"data":{"a":"b"}}`
+
+func TestPipelineCommitsClaimedObjectsWithFinalizerAndClaim(t *testing.T) {
+	host := &fakeHost{}
+	pp := &policyv1alpha1.PropagationPolicy{}
+	pp.Name, pp.Namespace = "cms", "default"
+	pp.Spec.ResourceSelectors = []policyv1alpha1.ResourceSelector{{APIVersion: "v1", Kind: "ConfigMap"}}
+	enq := &recordingEnqueuer{}
+	chain := NewPipeline(Config{Host: host, Cache: fakeLister{pps: []*policyv1alpha1.PropagationPolicy{pp}}, Enqueuer: enq})
+	rec := serve(t, chain, "create", cm)
+	if rec.Code != 201 || rec.Header().Get("Warning") == "" {
+		t.Fatalf("client got %d (headers %v): %s", rec.Code, rec.Header(), rec.Body)
+	}
+	if len(host.requests) != 2 || !strings.HasPrefix(host.requests[0], "dryRun ") || !strings.HasPrefix(host.requests[1], "commit ") {
+		t.Fatalf("host saw %q, want a dry run then a commit", host.requests)
+	}
+	committed := &unstructured.Unstructured{}
+	if err := committed.UnmarshalJSON([]byte(strings.TrimPrefix(host.requests[1], "commit "))); err != nil {
+		t.Fatal(err)
+	}
+	if fs := committed.GetFinalizers(); len(fs) != 1 || fs[0] != Finalizer {
+		t.Errorf("committed finalizers %v", fs)
+	}
+	if ref := claim.Of(committed); ref.Name != "cms" || ref.Namespace != "default" {
+		t.Errorf("committed claim %+v", ref)
+	}
+	if len(enq.keys) != 1 || enq.keys[0] != "default/cm" {
+		t.Errorf("reconciler got %v", enq.keys)
+	}
+}
+
+func TestPipelineLeavesUnclaimedObjectsAlone(t *testing.T) {
+	host := &fakeHost{}
+	chain := NewPipeline(Config{Host: host, Cache: fakeLister{}, Enqueuer: &recordingEnqueuer{}})
+	if rec := serve(t, chain, "create", cm); rec.Code != 201 {
+		t.Fatalf("client got %d: %s", rec.Code, rec.Body)
+	}
+	if got := strings.TrimPrefix(host.requests[1], "commit "); got != cm {
+		t.Errorf("an unclaimed object was changed on commit: %s", got)
+	}
+}
+
+func TestPipelinePassesHostErrorsThrough(t *testing.T) {
+	host := &fakeHost{reject: true}
+	chain := NewPipeline(Config{Host: host, Cache: fakeLister{}, Enqueuer: &recordingEnqueuer{}})
+	rec := serve(t, chain, "create", cm)
+	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "host says no") {
+		t.Fatalf("client got %d: %s", rec.Code, rec.Body)
+	}
+	if len(host.requests) != 1 {
+		t.Errorf("a rejected dry run was committed anyway: %q", host.requests)
+	}
+}
+
+func TestPolicyPluginRejectsWithFieldPaths(t *testing.T) {
+	bad := &unstructured.Unstructured{}
+	_ = bad.UnmarshalJSON([]byte(`{"apiVersion":"policy.karmada.io/v1alpha1","kind":"PropagationPolicy","metadata":{"name":"p","namespace":"default"},
+		"spec":{"resourceSelectors":[{"apiVersion":"apps/v1","kind":"Deployment","namespace":"other"}],
+		"placement":{"replicaScheduling":{"replicaSchedulingType":"Sometimes"}}}}`))
+	err := policy{}.Validate(context.Background(), &Attributes{Resolved: bad})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"spec.resourceSelectors[0].namespace", "spec.placement.replicaScheduling.replicaSchedulingType"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s: %v", want, err)
+		}
+	}
+}
+
+func TestChainStopsAtFirstError(t *testing.T) {
+	var ran []string
+	mk := func(name string, fail bool) MutationInterface {
+		return funcPlugin(func(context.Context, *Attributes) error {
+			ran = append(ran, name)
+			if fail {
+				return errors.New(name + " failed")
+			}
+			return nil
+		})
+	}
+	err := Chain{mk("a", false), mk("b", true), mk("c", false)}.Admit(context.Background(), &Attributes{Operation: Create})
+	if err == nil || err.Error() != "b failed" || strings.Join(ran, ",") != "a,b" {
+		t.Errorf("ran %v, err %v", ran, err)
+	}
+}
+
+type funcPlugin func(context.Context, *Attributes) error
+
+func (funcPlugin) Handles(Operation) bool                           { return true }
+func (f funcPlugin) Admit(ctx context.Context, a *Attributes) error { return f(ctx, a) }
