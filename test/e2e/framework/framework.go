@@ -100,6 +100,29 @@ func KubectlResult(t testing.TB, kubeconfig string, args ...string) Result {
 	return Run(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
 }
 
+// Apply runs `kubectl apply -f -` with manifest on stdin against kubeconfig and fails the test if it
+// fails.
+func Apply(t testing.TB, kubeconfig, manifest string, args ...string) string {
+	t.Helper()
+	r := KubectlStdin(t, kubeconfig, manifest, append([]string{"apply", "-f", "-"}, args...)...)
+	if r.Err != nil {
+		t.Fatalf("kubectl apply: %v\n%s\n%s\nmanifest:\n%s", r.Err, r.Stdout, r.Stderr, manifest)
+	}
+	return r.Stdout
+}
+
+// KubectlStdin runs kubectl with stdin and returns whatever happened.
+func KubectlStdin(t testing.TB, kubeconfig, stdin string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(Env.BinDir, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
+	err := cmd.Run()
+	return Result{Stdout: out.String(), Stderr: errb.String(), Err: err}
+}
+
 // Fleetgate runs the fleetgate CLI and returns whatever happened.
 func Fleetgate(t testing.TB, args ...string) Result {
 	t.Helper()
@@ -123,4 +146,24 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// WaitClustersReady waits until each named Cluster is Ready (as seen through the gateway) and has
+// its resource summary, so that scheduling sees it.
+func WaitClustersReady(ctx context.Context, env *localenv.Env, names ...string) error {
+	for _, n := range names {
+		for {
+			r := Run(ctx, "kubectl", "--kubeconfig", env.GatewayKubeconfig, "get", "cluster", n, "-o",
+				`jsonpath={.status.conditions[?(@.type=="Ready")].status}/{.status.resourceSummary.allocatable.pods}`)
+			if r.Err == nil && strings.HasPrefix(r.Stdout, "True/") {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("cluster %s not Ready: %s%s", n, r.Stdout, r.Stderr)
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }

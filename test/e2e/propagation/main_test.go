@@ -1,0 +1,37 @@
+// Package propagation tests propagation end to end (the Propagation issue's acceptance): Karmada
+// policies applied through the gateway with the real kubectl place templates on real members.
+package propagation
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/fleetgate/fleetgate/localenv"
+	"github.com/fleetgate/fleetgate/test/e2e/framework"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(framework.Main(m, localenv.Options{
+		Members: []localenv.MemberOptions{
+			// Different capacities, so that dynamic weights have something to divide by.
+			{Name: "member1", Workload: true, NodeCPU: "4", NodeMemory: "16Gi"},
+			{Name: "member2", Workload: true, NodeCPU: "8", NodeMemory: "32Gi"},
+			{Name: "member3"}, // bare; joined by the tests that need a late cluster
+		},
+		Gateway:     true,
+		GatewayArgs: []string{"--cluster-status-period=2s"},
+	}, func(env *localenv.Env) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		for _, name := range []string{"member1", "member2"} {
+			r := framework.Run(ctx, "fleetgate", "join", name, "--kubeconfig", env.GatewayKubeconfig, "--cluster-kubeconfig", env.Member(name).Kubeconfig)
+			if r.Err != nil {
+				return fmt.Errorf("join %s: %v\n%s%s", name, r.Err, r.Stdout, r.Stderr)
+			}
+		}
+		return framework.WaitClustersReady(ctx, env, "member1", "member2")
+	}))
+}

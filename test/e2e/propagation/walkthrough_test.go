@@ -1,0 +1,156 @@
+package propagation
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
+	"github.com/fleetgate/fleetgate/test/e2e/framework"
+)
+
+// TestWalkthroughStep3 is WALKTHROUGH.md step 3 with the cluster names of this environment: when
+// `kubectl create deployment` returns, both members already have nginx with one replica.
+func TestWalkthroughStep3(t *testing.T) {
+	ns := namespace(t, "walkthrough")
+	framework.Apply(t, gw(), fmt.Sprintf(`apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata:
+  name: example-policy
+  namespace: %s
+spec:
+  resourceSelectors:
+    - apiVersion: apps/v1
+      kind: Deployment
+      name: nginx
+  placement:
+    clusterAffinity:
+      clusterNames:
+        - member1
+        - member2
+`, ns))
+	framework.Kubectl(t, gw(), "-n", ns, "create", "deployment", "nginx", "--image", "nginx")
+	// No waiting: dispatch wrote them before the create returned.
+	for _, m := range []string{"member1", "member2"} {
+		d := getMember(t, m, ns, "deployment", "nginx")
+		if err := replicas(1)(d); err != nil {
+			t.Errorf("%s right after create: %v", m, err)
+			continue
+		}
+		if image(d) != "nginx" || d.GetLabels()["fleetgate.io/managed"] != "true" {
+			t.Errorf("%s: image %q labels %v", m, image(d), d.GetLabels())
+		}
+	}
+	rb := waitBinding(t, ns, "nginx-deployment", func(rb *workv1alpha2.ResourceBinding) error {
+		if condition(rb, workv1alpha2.Scheduled) != "True" || condition(rb, workv1alpha2.FullyApplied) != "True" {
+			return fmt.Errorf("conditions %+v", rb.Status.Conditions)
+		}
+		return nil
+	})
+	if got := targets(rb); got != "member1=1,member2=1" {
+		t.Errorf("binding targets %q", got)
+	}
+	out := framework.Kubectl(t, gw(), "-n", ns, "get", "rb")
+	if !regexp.MustCompile(`(?m)^nginx-deployment\s+True\s+True\s`).MatchString(out) {
+		t.Errorf("kubectl get rb:\n%s", out)
+	}
+	// The template records its claim and carries the finalizer.
+	tmpl := framework.Kubectl(t, gw(), "-n", ns, "get", "deployment", "nginx", "-o", "jsonpath={.metadata.annotations.propagationpolicy\\.karmada\\.io/name} {.metadata.finalizers}")
+	if !strings.Contains(tmpl, "example-policy") || !strings.Contains(tmpl, "fleetgate.io/propagation") {
+		t.Errorf("template claim/finalizer: %q", tmpl)
+	}
+	// The pods really run on the members.
+	for _, m := range []string{"member1", "member2"} {
+		waitMember(t, m, ns, "deployment", "nginx", func(u *unstructured.Unstructured) error {
+			if r, _, _ := unstructured.NestedInt64(u.Object, "status", "readyReplicas"); r != 1 {
+				return fmt.Errorf("readyReplicas %d", r)
+			}
+			return nil
+		})
+	}
+}
+
+// TestUpdatesFlowToMembers: set image, scale (re-divided), and deletion removing member copies.
+func TestUpdatesFlowToMembers(t *testing.T) {
+	ns := namespace(t, "updates")
+	framework.Apply(t, gw(), pp(ns, "divided", "web", `clusterAffinity:
+  clusterNames: [member1, member2]
+replicaScheduling:
+  replicaSchedulingType: Divided
+  replicaDivisionPreference: Weighted
+  weightPreference:
+    staticWeightList:
+    - targetCluster: {clusterNames: [member1]}
+      weight: 1
+    - targetCluster: {clusterNames: [member2]}
+      weight: 2`))
+	framework.Kubectl(t, gw(), "-n", ns, "create", "deployment", "web", "--image", "nginx", "--replicas", "3")
+	if err := replicas(1)(getMember(t, "member1", ns, "deployment", "web")); err != nil {
+		t.Errorf("member1: %v", err)
+	}
+	if err := replicas(2)(getMember(t, "member2", ns, "deployment", "web")); err != nil {
+		t.Errorf("member2: %v", err)
+	}
+	framework.Kubectl(t, gw(), "-n", ns, "set", "image", "deployment/web", "nginx=nginx:1.27")
+	for _, m := range []string{"member1", "member2"} {
+		if d := getMember(t, m, ns, "deployment", "web"); d == nil || image(d) != "nginx:1.27" {
+			t.Errorf("%s after set image: %v", m, d)
+		}
+	}
+	framework.Kubectl(t, gw(), "-n", ns, "scale", "deployment/web", "--replicas", "6")
+	waitMember(t, "member1", ns, "deployment", "web", replicas(2))
+	waitMember(t, "member2", ns, "deployment", "web", replicas(4))
+	waitBinding(t, ns, "web-deployment", wantTargets("member1=2,member2=4"))
+
+	framework.Kubectl(t, gw(), "-n", ns, "delete", "deployment", "web", "--wait=true", "--timeout=60s")
+	for _, m := range []string{"member1", "member2"} {
+		waitMember(t, m, ns, "deployment", "web", absent)
+	}
+	eventually(t, 30e9, func() error {
+		if _, err := binding(t, ns, "web-deployment"); err == nil {
+			return fmt.Errorf("binding still there")
+		}
+		return nil
+	})
+}
+
+// TestPolicyChangesMoveTemplates: a policy edit that drops a cluster deletes its copy; a label change
+// that makes another policy match moves the template.
+func TestPolicyChangesMoveTemplates(t *testing.T) {
+	ns := namespace(t, "policy-changes")
+	framework.Apply(t, gw(), pp(ns, "both", "api", "clusterAffinity:\n  clusterNames: [member1, member2]"))
+	framework.Kubectl(t, gw(), "-n", ns, "create", "deployment", "api", "--image", "nginx")
+	waitMember(t, "member2", ns, "deployment", "api", present)
+	framework.Apply(t, gw(), pp(ns, "both", "api", "clusterAffinity:\n  clusterNames: [member1]"))
+	waitMember(t, "member2", ns, "deployment", "api", absent)
+	waitMember(t, "member1", ns, "deployment", "api", present)
+	waitBinding(t, ns, "api-deployment", wantTargets("member1=1"))
+
+	// A second deployment claimed by a label-selecting policy; relabelling moves it to a policy that
+	// selects by name... here: from tier=a (member1) to tier=b (member2).
+	framework.Apply(t, gw(), fmt.Sprintf(`apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: tier-a, namespace: %[1]s}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, labelSelector: {matchLabels: {tier: a}}}]
+  placement: {clusterAffinity: {clusterNames: [member1]}}
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: tier-b, namespace: %[1]s}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, labelSelector: {matchLabels: {tier: b}}}]
+  placement: {clusterAffinity: {clusterNames: [member2]}}
+`, ns))
+	framework.Kubectl(t, gw(), "-n", ns, "create", "deployment", "tiered", "--image", "nginx")
+	framework.Kubectl(t, gw(), "-n", ns, "label", "deployment", "tiered", "tier=a")
+	waitMember(t, "member1", ns, "deployment", "tiered", present)
+	// The claim is sticky: relabelling alone does not move it while tier-a still exists...
+	framework.Kubectl(t, gw(), "-n", ns, "label", "deployment", "tiered", "tier=b", "--overwrite")
+	// ...but tier-a no longer matches, so the object is released and tier-b claims it.
+	waitMember(t, "member2", ns, "deployment", "tiered", present)
+	waitMember(t, "member1", ns, "deployment", "tiered", absent)
+}
