@@ -22,6 +22,9 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 6, "rounds per scenario (each round runs every path once)")
 	flag.DurationVar(&o.phase, "phase", 2*time.Second, "duration of one path's turn in a round")
 	flag.IntVar(&o.listSize, "list-size", 500, "ConfigMaps in the LIST scenario")
+	flag.StringVar(&o.suite, "suite", "all", "which benchmarks: gateway, propagation or all")
+	flag.IntVar(&o.creates, "creates", 20, "Deployment creates per path and round in the propagation benchmark")
+	flag.IntVar(&o.templates, "templates", 1000, "templates to reconcile after a gateway restart")
 	flag.Parse()
 	if err := run(context.Background(), o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -30,12 +33,31 @@ func main() {
 }
 
 type options struct {
-	rounds   int
-	phase    time.Duration
-	listSize int
+	rounds    int
+	phase     time.Duration
+	listSize  int
+	suite     string
+	creates   int
+	templates int
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
+	switch o.suite {
+	case "gateway":
+		return gatewayBench(ctx, o, out)
+	case "propagation":
+		return propagationBench(ctx, o, out)
+	case "all":
+		if err := gatewayBench(ctx, o, out); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+		return propagationBench(ctx, o, out)
+	}
+	return fmt.Errorf("-suite %q: want gateway, propagation or all", o.suite)
+}
+
+func gatewayBench(ctx context.Context, o options, out io.Writer) error {
 	dir, err := os.MkdirTemp("", "fleetgate-bench-")
 	if err != nil {
 		return err
