@@ -78,8 +78,8 @@ func Apply(ctx context.Context, c dynamic.Interface, gvr schema.GroupVersionReso
 }
 
 // Delete removes fleetgate's copy of a template from a member. An object that is not a managed copy
-// of that template (another template's copy, or an unmanaged object) is left alone. Already gone is
-// success.
+// of that template (another template's copy, or an unmanaged object) is left alone. Already gone,
+// or already being deleted, is success.
 func Delete(ctx context.Context, c dynamic.Interface, gvr schema.GroupVersionResource, namespace, name string, templateRef string) error {
 	ri := resource(c, gvr, namespace)
 	cur, err := ri.Get(ctx, name, metav1.GetOptions{})
@@ -91,6 +91,9 @@ func Delete(ctx context.Context, c dynamic.Interface, gvr schema.GroupVersionRes
 	}
 	if !IsManaged(cur) || cur.GetAnnotations()[AnnotationTemplate] != templateRef {
 		return nil
+	}
+	if cur.GetDeletionTimestamp() != nil {
+		return nil // being deleted already
 	}
 	uid := cur.GetUID()
 	err = ri.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -21,8 +23,13 @@ import (
 	"github.com/fleetgate/fleetgate/apis/crds"
 	"github.com/fleetgate/fleetgate/bootstrap/access"
 	"github.com/fleetgate/fleetgate/certs"
+	"github.com/fleetgate/fleetgate/propagate/cache"
 	"github.com/fleetgate/fleetgate/propagate/clusterstatus"
+	"github.com/fleetgate/fleetgate/propagate/member"
+	"github.com/fleetgate/fleetgate/propagate/reconcile"
 	"github.com/fleetgate/fleetgate/proxy"
+	"github.com/fleetgate/fleetgate/webhook"
+	"github.com/fleetgate/fleetgate/webhook/admission"
 )
 
 // serveOptions are the flags of `fleetgate serve`.
@@ -36,6 +43,9 @@ type serveOptions struct {
 	AuthCacheTTL        time.Duration
 	InstallCRDs         bool
 	Profiling           bool
+	MemberDryRun        bool
+	DispatchTimeout     time.Duration
+	Workers             int
 }
 
 func newServeCommand() *cobra.Command {
@@ -45,6 +55,9 @@ func newServeCommand() *cobra.Command {
 		ClusterStatusPeriod: 10 * time.Second,
 		AuthCacheTTL:        10 * time.Second,
 		InstallCRDs:         true,
+		MemberDryRun:        true,
+		DispatchTimeout:     2 * time.Second,
+		Workers:             8,
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -69,6 +82,9 @@ func newServeCommand() *cobra.Command {
 	f.StringSliceVar(&o.TLSSANs, "tls-san", nil, "extra DNS names or IPs for the serving certificate")
 	f.DurationVar(&o.ClusterStatusPeriod, "cluster-status-period", o.ClusterStatusPeriod, "how often each member's health is probed")
 	f.DurationVar(&o.AuthCacheTTL, "auth-cache-ttl", o.AuthCacheTTL, "how long TokenReview and SubjectAccessReview answers are cached")
+	f.BoolVar(&o.MemberDryRun, "member-dry-run", o.MemberDryRun, "dry-run every write on its target members before committing it; a member's rejection fails the write")
+	f.DurationVar(&o.DispatchTimeout, "dispatch-timeout", o.DispatchTimeout, "how long a write waits for its members before the reconciler takes over")
+	f.IntVar(&o.Workers, "workers", o.Workers, "reconciler workers")
 	f.BoolVar(&o.Profiling, "profiling", false, "serve /debug/pprof/ to authenticated callers")
 	f.BoolVar(&o.InstallCRDs, "install-crds", o.InstallCRDs, "install or upgrade fleetgate's CRDs in the host at start")
 	return cmd
@@ -87,6 +103,12 @@ func (o *serveOptions) validate() error {
 	}
 	if o.ClusterStatusPeriod < time.Second {
 		errs = append(errs, fmt.Errorf("--cluster-status-period %s: must be at least 1s", o.ClusterStatusPeriod))
+	}
+	if o.DispatchTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--dispatch-timeout %s: must be positive", o.DispatchTimeout))
+	}
+	if o.Workers < 1 {
+		errs = append(errs, fmt.Errorf("--workers %d: must be at least 1", o.Workers))
 	}
 	if o.AuthCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("--auth-cache-ttl %s: must not be negative", o.AuthCacheTTL))
@@ -175,8 +197,21 @@ func (c *serveConfig) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	status := clusterstatus.New(c.hostDyn, access.NewHost(client.Clusters(c.hostDyn), c.hostKube),
-		clusterstatus.Options{Period: c.opts.ClusterStatusPeriod})
+	hostAccess := access.NewHost(client.Clusters(c.hostDyn), c.hostKube)
+	hostAccess.QPS, hostAccess.Burst = reconcile.DefaultMemberQPS, reconcile.DefaultMemberBurst
+	status := clusterstatus.New(c.hostDyn, hostAccess, clusterstatus.Options{Period: c.opts.ClusterStatusPeriod})
+	objects := cache.New(c.hostDyn)
+	members := member.NewClients(hostAccess)
+	// The reconciler writes template metadata and bindings at a high rate after a restart.
+	fast := rest.CopyConfig(c.host)
+	fast.QPS, fast.Burst = 1000, 2000
+	reconcilerHost, err := dynamic.NewForConfig(fast)
+	if err != nil {
+		return err
+	}
+	reconciler := reconcile.New(reconcile.Options{
+		Host: reconcilerHost, Kube: c.hostKube, Cache: objects, Members: members, Workers: c.opts.Workers,
+	})
 	notYet := errors.New("starting")
 	c.readiness.Store(&notYet)
 	h, err := proxy.NewHandler(proxy.Config{
@@ -184,25 +219,60 @@ func (c *serveConfig) run(ctx context.Context) error {
 		Authenticator: authn,
 		Authorizer:    authz,
 		Ready: func() error {
-			if !status.HasSynced() {
-				return errors.New("cluster cache not synced")
+			if !status.HasSynced() || !objects.HasSynced() || !reconciler.HasSynced() {
+				return errors.New("caches not synced")
 			}
 			return *c.readiness.Load()
 		},
 		Metrics:   proxy.NewMetrics(),
 		Profiling: c.opts.Profiling,
+		Public:    admission.Handlers(),
+		Pipeline: func(host webhook.Host) http.Handler {
+			return webhook.NewHandler(webhook.NewPipeline(webhook.Config{
+				Host: host, Cache: objects, Clients: members, Enqueuer: enqueuer{reconciler},
+				MemberDryRun: c.opts.MemberDryRun, DispatchTimeout: c.opts.DispatchTimeout,
+			}))
+		},
 	})
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	objects.Start(ctx)
 	g.Go(func() error { return status.Run(ctx) })
+	g.Go(func() error { return reconciler.Run(ctx) })
 	g.Go(func() error { c.watchHost(ctx); return nil })
 	g.Go(func() error {
 		logger(ctx).Info("Serving", "address", "https://"+c.listener.Addr().String(), "host", c.host.Host)
 		return proxy.Serve(ctx, c.listener, h, c.serving, c.ca.Pool())
 	})
+	g.Go(func() error {
+		// The host calls the policy webhook at the gateway: register it once we listen.
+		url := "https://" + net.JoinHostPort(c.advertise(), strconv.Itoa(c.opts.SecurePort))
+		if err := admission.Register(ctx, c.hostKube, url, c.ca.CertPEM()); err != nil {
+			return fmt.Errorf("register the policy admission webhook: %w", err)
+		}
+		return nil
+	})
 	return g.Wait()
+}
+
+// advertise is the address the host and clients use to reach the gateway.
+func (c *serveConfig) advertise() string {
+	if c.opts.AdvertiseAddress != "" {
+		return c.opts.AdvertiseAddress
+	}
+	if ip := net.ParseIP(c.opts.BindAddress); ip != nil && !ip.IsUnspecified() {
+		return c.opts.BindAddress
+	}
+	return "127.0.0.1"
+}
+
+// enqueuer hands templates from the admission pipeline to the reconciler.
+type enqueuer struct{ c *reconcile.Controller }
+
+func (e enqueuer) Enqueue(gvr schema.GroupVersionResource, namespace, name string) {
+	e.c.Enqueue(reconcile.Key{Resource: gvr, Namespace: namespace, Name: name})
 }
 
 // watchHost keeps the readiness error current: the gateway is ready while the host's /readyz is.

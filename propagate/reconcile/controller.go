@@ -1,0 +1,234 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	"github.com/fleetgate/fleetgate/apis/scheme"
+	"github.com/fleetgate/fleetgate/propagate/cache"
+)
+
+// FieldManager is the field manager of the reconciler's writes to the host (templates' claim and
+// finalizer, bindings); member writes use member.FieldManager, the same name.
+const FieldManager = "fleetgate"
+
+// Finalizer keeps a claimed template until every member copy is gone.
+const Finalizer = "fleetgate.io/propagation"
+
+// Controller reconciles templates, their member copies and their bindings.
+type Controller struct {
+	opts        Options
+	cache       *cache.Cache
+	recorder    EventRecorder
+	broadcaster record.EventBroadcaster // nil when Options.Recorder was given
+	bindings    bindingClient
+	kinds       *kinds
+	tracker     *tracker
+	deps        *depIndex
+
+	queue        workqueue.TypedRateLimitingInterface[Key]
+	clusterQueue workqueue.TypedRateLimitingInterface[string]
+	kindQueue    workqueue.TypedRateLimitingInterface[kindRequest]
+
+	mu          sync.Mutex
+	dispatchers map[string]*dispatcher
+	runCtx      context.Context // set by Run; dispatchers live in it
+	workers     sync.WaitGroup
+
+	synced, resynced atomic.Bool
+}
+
+// New returns a controller; Run starts it. It panics when Options.Host or Options.Kube is nil.
+func New(o Options) *Controller {
+	o, err := o.complete()
+	if err != nil {
+		panic(err)
+	}
+	c := &Controller{
+		opts:     o,
+		cache:    o.Cache,
+		recorder: o.Recorder,
+		bindings: newBindingClient(o.Host),
+		kinds: &kinds{
+			mapper:   o.Mapper,
+			factory:  dynamicinformer.NewDynamicSharedInformerFactory(o.Host, 0),
+			byGVR:    map[schema.GroupVersionResource]*kind{},
+			byGVK:    map[schema.GroupVersionKind]*kind{},
+			unserved: map[kindRequest]bool{},
+		},
+		tracker:     newTracker(),
+		deps:        newDepIndex(),
+		dispatchers: map[string]*dispatcher{},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.NewTypedMaxOfRateLimiter(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[Key](10*time.Millisecond, time.Minute),
+			&workqueue.TypedBucketRateLimiter[Key]{Limiter: rate.NewLimiter(rate.Limit(200), 2000)},
+		), workqueue.TypedRateLimitingQueueConfig[Key]{Name: "templates"}),
+		clusterQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "member-clusters"}),
+		kindQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[kindRequest](),
+			workqueue.TypedRateLimitingQueueConfig[kindRequest]{Name: "template-kinds"}),
+	}
+	if c.recorder == nil {
+		s, err := scheme.New()
+		if err != nil {
+			panic(err)
+		}
+		c.broadcaster = record.NewBroadcaster()
+		c.recorder = c.broadcaster.NewRecorder(s, corev1.EventSource{Component: "fleetgate"})
+	}
+	c.addHandlers()
+	return c
+}
+
+// Enqueue asks for key to be reconciled: the admission pipeline calls it after it dispatched (or
+// failed to dispatch) a template to members. Safe before Run and from any goroutine.
+func (c *Controller) Enqueue(key Key) { c.queue.Add(key) }
+
+// HasSynced reports whether Run has filled its caches, started the informers of every kind named
+// when it started, and started its workers.
+func (c *Controller) HasSynced() bool { return c.synced.Load() }
+
+// Run reconciles until ctx is done, then waits for its workers to stop. A Controller runs once.
+func (c *Controller) Run(ctx context.Context) error {
+	defer utilruntime.HandleCrash()
+	logger := klog.FromContext(ctx).WithName("reconcile")
+	ctx = klog.NewContext(ctx, logger)
+	if c.broadcaster != nil {
+		c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.opts.Kube.CoreV1().Events("")})
+		defer c.broadcaster.Shutdown()
+	}
+	defer c.stop()
+
+	c.cache.Start(ctx)
+	if !c.cache.WaitForSync(ctx) {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return fmt.Errorf("reconcile: caches did not sync")
+	}
+	for _, req := range c.initialKinds() {
+		if err := c.watchKind(ctx, req, true); err != nil {
+			c.kindQueue.AddAfter(req, kindRetry)
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	c.mu.Lock()
+	c.runCtx = ctx
+	c.mu.Unlock()
+	for _, cl := range c.cache.Clusters() {
+		c.syncCluster(ctx, cl.Name)
+	}
+	for range c.opts.Workers {
+		c.workers.Go(func() { wait.UntilWithContext(ctx, c.runWorker, time.Second) })
+	}
+	c.workers.Go(func() { wait.UntilWithContext(ctx, c.runClusterWorker, time.Second) })
+	c.workers.Go(func() {
+		wait.UntilWithContext(ctx, func(ctx context.Context) {
+			for c.processNextKind(ctx) {
+			}
+		}, time.Second)
+	})
+	if c.opts.ResyncPeriod > 0 {
+		c.workers.Go(func() { wait.UntilWithContext(ctx, c.resync, c.opts.ResyncPeriod) })
+	}
+	c.synced.Store(true)
+	logger.Info("Started", "workers", c.opts.Workers, "clusterWorkers", c.opts.ClusterWorkers, "kinds", len(c.kinds.all()))
+	<-ctx.Done()
+	return nil
+}
+
+// resync looks at every propagating template again and sweeps every Ready cluster. The first
+// call (at start) does nothing: Run just did all of it.
+func (c *Controller) resync(ctx context.Context) {
+	if !c.resynced.Swap(true) {
+		return
+	}
+	klog.FromContext(ctx).V(2).Info("Periodic resync")
+	c.enqueueAll()
+	for _, d := range c.readyDispatchers() {
+		d.queue.Add(clusterItem{Sweep: true})
+	}
+}
+
+// stop shuts the queues down and waits for every worker.
+func (c *Controller) stop() {
+	c.queue.ShutDown()
+	c.clusterQueue.ShutDown()
+	c.kindQueue.ShutDown()
+	c.mu.Lock()
+	ds := c.dispatchers
+	c.dispatchers = map[string]*dispatcher{}
+	c.runCtx = nil // syncCluster starts no dispatcher from now on
+	c.mu.Unlock()
+	for _, d := range ds {
+		d.queue.ShutDown()
+	}
+	c.workers.Wait()
+	for _, d := range ds {
+		d.workers.Wait()
+	}
+}
+
+// initialKinds are the kinds watched from the start: Namespaces, every kind a policy or a binding
+// names, and the dependency kinds when a policy propagates dependencies.
+func (c *Controller) initialKinds() []kindRequest {
+	reqs := []kindRequest{{GVR: namespacesGVR}}
+	for _, pp := range c.cache.PropagationPolicies("") {
+		reqs = append(reqs, policyKinds(&pp.Spec)...)
+	}
+	for _, cpp := range c.cache.ClusterPropagationPolicies() {
+		reqs = append(reqs, policyKinds(&cpp.Spec)...)
+	}
+	for _, rb := range c.cache.ResourceBindings() {
+		reqs = append(reqs, resourceKind(rb.Spec.Resource))
+	}
+	for _, crb := range c.cache.ClusterResourceBindings() {
+		reqs = append(reqs, resourceKind(crb.Spec.Resource))
+	}
+	return reqs
+}
+
+func (c *Controller) runWorker(ctx context.Context) {
+	for c.processNextWorkItem(ctx) {
+	}
+}
+
+func (c *Controller) processNextWorkItem(ctx context.Context) bool {
+	key, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		logger := klog.FromContext(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return true // shutting down
+		case apierrors.IsConflict(err):
+			logger.V(2).Info("Template reconcile raced with another writer; retrying", "template", key, "err", err)
+		default:
+			logger.Error(err, "Template not reconciled; retrying", "template", key)
+		}
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}

@@ -1,0 +1,41 @@
+package reconcile_test
+
+import (
+	"context"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/fleetgate/fleetgate/apis/client"
+	"github.com/fleetgate/fleetgate/bootstrap/access"
+	"github.com/fleetgate/fleetgate/propagate/cache"
+	"github.com/fleetgate/fleetgate/propagate/member"
+	"github.com/fleetgate/fleetgate/propagate/reconcile"
+)
+
+// The gateway runs one reconciler over the cache it shares with the admission pipeline; the
+// pipeline's dispatch step calls Enqueue once it wrote (or failed to write) to the members.
+func Example() {
+	var hostConfig *rest.Config // the gateway's host credential
+	ctx := context.Background()
+
+	cfg := rest.CopyConfig(hostConfig)
+	cfg.QPS, cfg.Burst = 500, 1000 // a restart rewrites thousands of bindings
+	host := dynamic.NewForConfigOrDie(cfg)
+	kube := kubernetes.NewForConfigOrDie(cfg)
+	shared := cache.New(host)
+	getter := access.NewHost(client.Clusters(host), kube)
+	getter.QPS, getter.Burst = reconcile.DefaultMemberQPS, reconcile.DefaultMemberBurst
+
+	r := reconcile.New(reconcile.Options{
+		Host:    host,
+		Kube:    kube,
+		Cache:   shared,
+		Members: member.NewClients(getter),
+	})
+	go func() { _ = r.Run(ctx) }()
+
+	// In the admission pipeline's dispatch plugin, after the member writes:
+	r.Enqueue(reconcile.Key{Resource: configMaps, Namespace: "default", Name: "web-config"})
+}

@@ -1,0 +1,99 @@
+package reconcile
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+func TestBindingName(t *testing.T) {
+	long := strings.Repeat("a", 250)
+	tests := []struct {
+		kind, name, want string
+	}{
+		{"Deployment", "nginx", "nginx-deployment"},
+		{"ConfigMap", "My-Config", "my-config-configmap"},
+		{"ClusterRole", "system:aggregate-to-edit", "system.aggregate-to-edit-clusterrole"},
+		{"ClusterRoleBinding", "a:b:c", "a.b.c-clusterrolebinding"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := BindingName(tc.kind, tc.name); got != tc.want {
+				t.Errorf("BindingName(%q, %q) = %q, want %q", tc.kind, tc.name, got, tc.want)
+			}
+		})
+	}
+	// Names that are not valid binding names get a hash suffix, stay valid and stay distinct.
+	for _, tc := range []struct{ kind, name string }{
+		{"ConfigMap", long},
+		{"ConfigMap", long + "b"},
+		{"Role", "odd@name"},
+		{"Role", "odd#name"},
+		{"Role", "@@@"},
+	} {
+		got := BindingName(tc.kind, tc.name)
+		if errs := validation.IsDNS1123Subdomain(got); len(errs) > 0 {
+			t.Errorf("BindingName(%q, %q) = %q: %v", tc.kind, tc.name, got, errs)
+		}
+		if got != BindingName(tc.kind, tc.name) {
+			t.Errorf("BindingName(%q, %q) is not stable", tc.kind, tc.name)
+		}
+	}
+	if BindingName("ConfigMap", long) == BindingName("ConfigMap", long+"b") || BindingName("Role", "odd@name") == BindingName("Role", "odd#name") {
+		t.Error("shortened binding names collide")
+	}
+}
+
+func TestParseTemplateRef(t *testing.T) {
+	tests := []struct {
+		ref      string
+		gvk      schema.GroupVersionKind
+		ns, name string
+		ok       bool
+	}{
+		{"apps/v1/Deployment/default/web", schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, "default", "web", true},
+		{"v1/ConfigMap/ns/cm", schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, "ns", "cm", true},
+		{"v1/Namespace//team-a", schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, "", "team-a", true},
+		{"rbac.authorization.k8s.io/v1/ClusterRole//fg:reader", schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRole"}, "", "fg:reader", true},
+		{"v1/ConfigMap/ns/", schema.GroupVersionKind{}, "", "", false},
+		{"ConfigMap/ns/cm", schema.GroupVersionKind{}, "", "", false},
+		{"", schema.GroupVersionKind{}, "", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.ref, func(t *testing.T) {
+			gvk, ns, name, ok := parseTemplateRef(tc.ref)
+			if ok != tc.ok || ok && (gvk != tc.gvk || ns != tc.ns || name != tc.name) {
+				t.Errorf("parseTemplateRef(%q) = %v %q %q %v, want %v %q %q %v", tc.ref, gvk, ns, name, ok, tc.gvk, tc.ns, tc.name, tc.ok)
+			}
+		})
+	}
+}
+
+func TestHashObject(t *testing.T) {
+	a := &unstructured.Unstructured{Object: map[string]any{"kind": "ConfigMap", "data": map[string]any{"x": "1", "y": "2"}}}
+	b := &unstructured.Unstructured{Object: map[string]any{"data": map[string]any{"y": "2", "x": "1"}, "kind": "ConfigMap"}}
+	c := &unstructured.Unstructured{Object: map[string]any{"kind": "ConfigMap", "data": map[string]any{"x": "1", "y": "3"}}}
+	if hashObject(a) != hashObject(b) {
+		t.Error("equal objects hash differently")
+	}
+	if hashObject(a) == hashObject(c) {
+		t.Error("different objects hash equally")
+	}
+}
+
+func TestKeyString(t *testing.T) {
+	for _, tc := range []struct {
+		key  Key
+		want string
+	}{
+		{Key{Resource: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, Namespace: "default", Name: "web"}, "deployments.apps/default/web"},
+		{Key{Resource: namespacesGVR, Name: "team-a"}, "namespaces/team-a"},
+	} {
+		if got := tc.key.String(); got != tc.want {
+			t.Errorf("%#v.String() = %q, want %q", tc.key, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package reconcile
+
+import (
+	"context"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
+	"github.com/fleetgate/fleetgate/propagate/claim"
+)
+
+// syncNamespace propagates a host Namespace: created (as a managed copy, never taken over) on every
+// Ready member unless it is reserved or labelled namespace.karmada.io/skip-auto-propagation=true;
+// when it is deleted in the host, fleetgate's copies are deleted. Namespaces have no binding:
+// what was created is remembered in memory, and after a restart the sweep tells which copies
+// exist. Policies that select Namespaces do not change this.
+func (c *Controller) syncNamespace(ctx context.Context, key Key, ns *unstructured.Unstructured) error {
+	if claim.IsReservedNamespace(key.Name) {
+		return nil
+	}
+	ref := "v1/Namespace//" + key.Name
+	slots := c.tracker.snapshot(key)
+	if ns == nil || ns.GetDeletionTimestamp() != nil {
+		set := holders(nil, slots)
+		for _, cl := range c.cache.Clusters() {
+			if clusterReady(cl) && !slices.Contains(set, cl.Name) {
+				set = append(set, cl.Name)
+			}
+		}
+		done := true
+		for _, h := range set {
+			if _, exists := c.cache.Cluster(h); !exists {
+				continue
+			}
+			d, _ := c.removeCopy(key, h, nil, c.kinds.byResource(namespacesGVR), ref, false, slots[h])
+			done = done && d
+		}
+		if done {
+			c.tracker.forget(key)
+		}
+		return nil
+	}
+	if ns.GetLabels()[policyv1alpha1.NamespaceSkipAutoPropagationLabel] == "true" {
+		return nil
+	}
+	for _, cl := range c.cache.Clusters() {
+		if !clusterReady(cl) {
+			continue
+		}
+		s := slots[cl.Name]
+		if s.holds || s.done.ok() && s.done.action == actNamespace {
+			continue
+		}
+		if d := c.dispatcher(cl.Name); d != nil && d.namespaceKnown(key.Name) {
+			continue // it exists there (found by a sweep or created for a template)
+		}
+		c.dispatch(key, cl.Name, &work{action: actNamespace, gvr: namespacesGVR, name: key.Name, ref: ref})
+	}
+	return nil
+}
+
+// clusterReady reports whether a Cluster's Ready condition is True.
+func clusterReady(c *clusterv1alpha1.Cluster) bool {
+	return meta.IsStatusConditionPresentAndEqual(c.Status.Conditions, clusterv1alpha1.ClusterConditionReady, metav1.ConditionTrue)
+}

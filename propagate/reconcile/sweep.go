@@ -1,0 +1,146 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/klog/v2"
+
+	"github.com/fleetgate/fleetgate/propagate/member"
+)
+
+// sweepPageSize is the page size of the listings of a sweep.
+const sweepPageSize = 500
+
+// sweepKind queues a sweep of one kind on every Ready cluster.
+func (c *Controller) sweepKind(gvr schema.GroupVersionResource) {
+	for _, d := range c.readyDispatchers() {
+		d.queue.Add(clusterItem{Key: Key{Resource: gvr}, Sweep: true})
+	}
+}
+
+// sweep lists fleetgate's copies of the watched kinds (only gvr when set) in d's cluster. A copy
+// whose template is gone from the host is deleted at once: nothing else would ever remove it. A
+// copy of a live template is remembered (the template decides whether it stays), and a copy that
+// a binding records but that is missing is written again.
+func (c *Controller) sweep(ctx context.Context, d *dispatcher, gvr schema.GroupVersionResource) error {
+	dyn, err := c.opts.Members.Dynamic(ctx, d.name)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, k := range c.kinds.all() {
+		if gvr.Resource != "" && k.gvr != gvr {
+			continue
+		}
+		if err := c.sweepKindIn(ctx, d, dyn, k); err != nil {
+			errs = append(errs, fmt.Errorf("sweep %s in cluster %s: %w", k.gvr, d.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type orphan struct {
+	key             Key
+	namespace, name string
+	ref             string
+}
+
+func (c *Controller) sweepKindIn(ctx context.Context, d *dispatcher, dyn dynamic.Interface, k *kind) error {
+	present, orphans, err := c.listCopies(ctx, d, dyn, k)
+	if err != nil {
+		return err
+	}
+	for _, key := range c.tracker.observe(d.name, k.gvr, present) {
+		c.queue.Add(key)
+	}
+	c.markMissing(d.name, k, present)
+	for _, o := range orphans {
+		// The informer may lag behind a template just created: only the host can say it is gone.
+		_, err := c.resource(k, o.key.Namespace).Get(ctx, o.key.Name, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			c.queue.Add(o.key)
+			continue
+		case !apierrors.IsNotFound(err):
+			return err
+		}
+		if err := member.Delete(ctx, dyn, k.gvr, o.namespace, o.name, o.ref); err != nil {
+			return fmt.Errorf("delete orphaned copy of %s: %w", o.key, err)
+		}
+		klog.FromContext(ctx).Info("Deleted copy whose template is gone", "cluster", d.name, "template", o.key)
+	}
+	return nil
+}
+
+// listCopies lists fleetgate's copies of kind k in d's cluster: those of templates the cache holds
+// (present) and the others (orphans, if the host confirms). Listing Namespaces, it also records
+// every namespace that exists there.
+func (c *Controller) listCopies(ctx context.Context, d *dispatcher, dyn dynamic.Interface, k *kind) (map[Key]bool, []orphan, error) {
+	present := map[Key]bool{}
+	var orphans []orphan
+	opts := metav1.ListOptions{LabelSelector: member.LabelManaged + "=true", Limit: sweepPageSize}
+	if k.isNamespace() {
+		opts.LabelSelector = "" // every namespace: those that exist need not be created
+	}
+	for {
+		list, err := dyn.Resource(k.gvr).List(ctx, opts)
+		if apierrors.IsNotFound(err) {
+			return nil, nil, nil // the member does not serve the kind: no copies
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range list.Items {
+			it := &list.Items[i]
+			if k.isNamespace() && it.GetDeletionTimestamp() == nil {
+				d.setNamespace(it.GetName(), true)
+			}
+			if !member.IsManaged(it) || it.GetDeletionTimestamp() != nil {
+				continue // not ours, or on its way out already
+			}
+			ref := it.GetAnnotations()[member.AnnotationTemplate]
+			gvk, ns, name, ok := parseTemplateRef(ref)
+			if !ok || c.kinds.byKind(gvk) != k {
+				continue // not a copy of a template of this kind (or of a kind nobody watches)
+			}
+			key := Key{Resource: k.gvr, Namespace: ns, Name: name}
+			if _, exists := k.get(key); exists {
+				present[key] = true
+				continue
+			}
+			orphans = append(orphans, orphan{key: key, namespace: it.GetNamespace(), name: it.GetName(), ref: ref})
+		}
+		if opts.Continue = list.GetContinue(); opts.Continue == "" {
+			return present, orphans, nil
+		}
+	}
+}
+
+// markMissing marks stale the copies in cluster that bindings of kind k record but the sweep did
+// not find, and queues their templates.
+func (c *Controller) markMissing(cluster string, k *kind, present map[Key]bool) {
+	check := func(apiVersion, kind, namespace, name string, annotations map[string]string) {
+		if schema.FromAPIVersionAndKind(apiVersion, kind) != k.gvk {
+			return
+		}
+		key := Key{Resource: k.gvr, Namespace: namespace, Name: name}
+		if _, recorded := readRecord(annotations)[cluster]; recorded && !present[key] {
+			c.tracker.markStale(key, cluster)
+			c.queue.Add(key)
+		}
+	}
+	for _, b := range c.cache.ResourceBindings() {
+		r := b.Spec.Resource
+		check(r.APIVersion, r.Kind, r.Namespace, r.Name, b.Annotations)
+	}
+	for _, b := range c.cache.ClusterResourceBindings() {
+		r := b.Spec.Resource
+		check(r.APIVersion, r.Kind, r.Namespace, r.Name, b.Annotations)
+	}
+}

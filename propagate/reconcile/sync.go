@@ -1,0 +1,361 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+
+	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
+	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
+	"github.com/fleetgate/fleetgate/propagate/claim"
+	"github.com/fleetgate/fleetgate/propagate/member"
+	"github.com/fleetgate/fleetgate/propagate/placement"
+	"github.com/fleetgate/fleetgate/propagate/plan"
+)
+
+// sync reconciles one template. Decisions and host writes happen here; member writes are handed to
+// the clusters' queues (dispatch), whose outcomes bring the template back.
+func (c *Controller) sync(ctx context.Context, key Key) error {
+	k := c.kinds.byResource(key.Resource)
+	if k == nil {
+		req := kindRequest{GVR: key.Resource}
+		if c.kinds.isUnserved(req) {
+			return nil // reported; objects of a kind the host does not serve cannot exist
+		}
+		c.kindQueue.Add(req)
+		c.queue.AddAfter(key, time.Second)
+		return nil
+	}
+	if !k.informer.HasSynced() {
+		c.queue.AddAfter(key, 200*time.Millisecond)
+		return nil
+	}
+	obj, ok := k.get(key)
+	if !ok {
+		// The informer may lag behind a template the admission pipeline just wrote: ask the host.
+		live, err := c.resource(k, key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			obj = nil
+		case err != nil:
+			return fmt.Errorf("read template %s: %w", key, err)
+		default:
+			obj = live
+		}
+	}
+	switch {
+	case k.isNamespace():
+		return c.syncNamespace(ctx, key, obj)
+	case obj == nil:
+		return c.syncGone(ctx, key, k)
+	case obj.GetDeletionTimestamp() != nil:
+		return c.syncDeleting(ctx, key, k, obj)
+	}
+	return c.syncTemplate(ctx, key, k, obj)
+}
+
+func (c *Controller) resource(k *kind, namespace string) dynamic.ResourceInterface {
+	if k.namespaced {
+		return c.opts.Host.Resource(k.gvr).Namespace(namespace)
+	}
+	return c.opts.Host.Resource(k.gvr)
+}
+
+// syncTemplate handles a live template: claimed (or required by a workload) → propagated;
+// otherwise released.
+func (c *Controller) syncTemplate(ctx context.Context, key Key, k *kind, obj *unstructured.Unstructured) error {
+	cur := c.binding(k, key)
+	var previous []workv1alpha2.TargetCluster
+	if cur != nil {
+		previous = cur.Spec.Clusters
+	} else {
+		// Not bound yet: where this process applied it is the placement to keep.
+		for _, cl := range holders(nil, c.tracker.snapshot(key)) {
+			previous = append(previous, workv1alpha2.TargetCluster{Name: cl})
+		}
+	}
+	ns := obj.GetNamespace()
+	p := plan.Compute(plan.Input{
+		Template:                   obj,
+		PropagationPolicies:        c.cache.PropagationPolicies(ns),
+		ClusterPropagationPolicies: c.cache.ClusterPropagationPolicies(),
+		OverridePolicies:           c.cache.OverridePolicies(ns),
+		ClusterOverridePolicies:    c.cache.ClusterOverridePolicies(),
+		Clusters:                   c.cache.Clusters(),
+		Previous:                   previous,
+	})
+	c.trackDependencies(ctx, key, obj, p)
+	required, requiredOverwrite := c.requiredBy(key, cur)
+	if !p.Claimed() && len(required) == 0 {
+		return c.release(ctx, key, k, obj, cur, p)
+	}
+	updated, err := c.recordClaim(ctx, k, obj, p.Claim.Ref, p.Claimed())
+	if err != nil || updated == nil {
+		return err
+	}
+	if p.Claimed() && p.Claim.Changed {
+		c.recorder.Event(obj, corev1.EventTypeNormal, ReasonClaimed, p.Claim.Message)
+	}
+	obj = updated
+	conflict := policyv1alpha1.ConflictAbort
+	if p.Claimed() {
+		conflict = p.Spec.ConflictResolution
+	} else if requiredOverwrite {
+		conflict = policyv1alpha1.ConflictOverwrite
+	}
+	if len(required) > 0 {
+		p = c.withDependencyTargets(obj, p, required)
+	}
+	return c.propagate(ctx, key, k, obj, p, cur, required, conflict)
+}
+
+// pass is the bookkeeping of one propagate call.
+type pass struct {
+	key      Key
+	k        *kind
+	obj      *unstructured.Unstructured
+	ref      string
+	spec     *policyv1alpha1.PropagationSpec // the claiming policy's; nil for a dependency only
+	conflict policyv1alpha1.ConflictResolution
+	record   map[string]string // what the binding records as applied
+	next     map[string]string // what it will record
+	slots    map[string]slot
+	results  map[string]result
+	pending  bool // some cluster has not answered yet
+}
+
+// propagate makes every target hold the template's current copy and the clusters that are no
+// longer targets lose theirs; once every cluster answered, it writes the binding.
+func (c *Controller) propagate(ctx context.Context, key Key, k *kind, obj *unstructured.Unstructured, p *plan.Plan,
+	cur *workv1alpha2.ResourceBinding, required []workv1alpha2.BindingSnapshot, conflict policyv1alpha1.ConflictResolution) error {
+	ps := &pass{key: key, k: k, obj: obj, ref: member.TemplateRef(obj), conflict: conflict,
+		record: map[string]string{}, slots: c.tracker.snapshot(key), results: map[string]result{}}
+	if p.Claimed() {
+		ps.spec = p.Spec
+	}
+	if cur != nil {
+		ps.record = readRecord(cur.Annotations)
+	}
+	ps.next = maps.Clone(ps.record)
+	targets := p.Targets
+	if p.SchedulingErr != nil && cur != nil {
+		// Keep the last placement and leave its copies alone.
+		targets = cur.Spec.Clusters
+		for _, it := range cur.Status.AggregatedStatus {
+			ps.results[it.ClusterName] = result{applied: it.Applied, message: it.AppliedMessage}
+		}
+	} else {
+		for _, t := range targets {
+			c.applyTo(ps, t.Name, p.Clusters[t.Name])
+		}
+	}
+	c.removeFromOthers(ps, cur, targets)
+	if ps.pending {
+		return nil // the clusters' outcomes bring the template back
+	}
+	overrides, err := overrideAnnotationValues(p)
+	if err != nil {
+		return fmt.Errorf("record applied overrides of %s: %w", key, err)
+	}
+	overrides[AnnotationAppliedHashes] = encodeRecord(ps.next)
+	replicas, _, _ := placement.ReplicaRequirements(obj)
+	return c.writeBinding(ctx, k, obj, cur, desiredBinding{
+		spec:        bindingSpec(obj, ps.spec, targets, required, replicas, conflict),
+		annotations: overrides,
+		status: statusInput{
+			targets: targets, results: ps.results, schedErr: p.SchedulingErr,
+			rescheduled: cur == nil || !slices.Equal(clusterNames(cur.Spec.Clusters), clusterNames(targets)),
+			now:         metav1.NewTime(c.opts.Clock.Now()),
+		},
+	})
+}
+
+// applyTo decides about one target: nothing to do (its copy is current, or dispatching to it is
+// suspended), a known outcome to report, or a write to dispatch.
+func (c *Controller) applyTo(ps *pass, cluster string, cp *plan.ClusterPlan) {
+	switch {
+	case cp == nil:
+		return
+	case cp.Err != nil:
+		ps.results[cluster] = result{message: cp.Err.Error()} // an override failed; it names the policy
+		return
+	}
+	h := hashObject(cp.Object)
+	s := ps.slots[cluster]
+	overwrite := ps.conflict == policyv1alpha1.ConflictOverwrite
+	recorded, has := ps.record[cluster]
+	switch {
+	case suspended(ps.spec, cluster):
+		ps.results[cluster] = result{applied: recorded == h}
+		if recorded != h {
+			ps.results[cluster] = result{message: suspendedMessage}
+		}
+	case s.done != nil && s.done.action == actApply && s.done.hash == h && (s.done.ok() || s.done.overwrite == overwrite):
+		if s.done.ok() {
+			ps.next[cluster] = h
+			ps.results[cluster] = result{applied: true}
+		} else {
+			ps.results[cluster] = result{message: s.done.message()}
+		}
+	case has && recorded == h && !s.stale:
+		ps.results[cluster] = result{applied: true}
+	default:
+		known := (has || s.holds) && !s.stale // a managed copy is there: no need to read it first
+		c.dispatch(ps.key, cluster, &work{action: actApply, gvr: ps.k.gvr, namespace: ps.obj.GetNamespace(), name: ps.obj.GetName(),
+			ref: ps.ref, object: cp.Object, hash: h, overwrite: overwrite, known: known})
+		ps.pending = true
+	}
+}
+
+// removeFromOthers removes the copies from the clusters that may hold one but are not targets
+// (unless dispatching to them is suspended); clusters that no longer exist are forgotten.
+func (c *Controller) removeFromOthers(ps *pass, cur *workv1alpha2.ResourceBinding, targets []workv1alpha2.TargetCluster) {
+	preserve := ps.spec != nil && ptr.Deref(ps.spec.PreserveResourcesOnDeletion, false)
+	for _, h := range holders(cur, ps.slots) {
+		if slices.ContainsFunc(targets, func(t workv1alpha2.TargetCluster) bool { return t.Name == h }) {
+			continue
+		}
+		if _, exists := c.cache.Cluster(h); !exists {
+			delete(ps.next, h)
+			continue
+		}
+		if suspended(ps.spec, h) {
+			continue
+		}
+		switch done, failed := c.removeCopy(ps.key, h, ps.obj, ps.k, ps.ref, preserve, ps.slots[h]); {
+		case done:
+			delete(ps.next, h)
+		case !failed:
+			ps.pending = true
+		}
+	}
+}
+
+// removeCopy asks cluster h to delete (or, preserving, to release) the template's copy. done: it
+// is gone (or released); failed: the last attempt failed, and the cluster's queue retries it.
+func (c *Controller) removeCopy(key Key, h string, obj *unstructured.Unstructured, k *kind, ref string, preserve bool, s slot) (done, failed bool) {
+	act := actDelete
+	if preserve {
+		act = actRelease
+	}
+	w := &work{action: act, gvr: k.gvr, namespace: key.Namespace, name: key.Name, ref: ref}
+	switch {
+	case s.done.matches(w) && s.done.ok():
+		return true, false
+	case s.done.matches(w):
+		if obj != nil && c.tracker.setReported(key, h, s.done.message()) {
+			c.recorder.Event(obj, corev1.EventTypeWarning, ReasonDeleteFailed, fmt.Sprintf("Failed to delete from cluster %s: %s", h, s.done.message()))
+		}
+		c.tracker.setWant(key, h, w)
+		return false, true
+	}
+	c.dispatch(key, h, w)
+	return false, false
+}
+
+// holders are the clusters that may hold a copy of the template: the binding's targets and
+// record, and what this process applied there or found in a sweep. Sorted.
+func holders(cur *workv1alpha2.ResourceBinding, slots map[string]slot) []string {
+	set := map[string]bool{}
+	if cur != nil {
+		for _, t := range cur.Spec.Clusters {
+			set[t.Name] = true
+		}
+		for cl := range readRecord(cur.Annotations) {
+			set[cl] = true
+		}
+	}
+	for cl, s := range slots {
+		if s.holds || s.want != nil || s.done != nil && s.done.action == actApply {
+			set[cl] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for cl := range set {
+		out = append(out, cl)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// dispatch publishes w for key in cluster and queues it there (unless w was done already).
+func (c *Controller) dispatch(key Key, cluster string, w *work) {
+	if !c.tracker.setWant(key, cluster, w) {
+		return
+	}
+	if d := c.dispatcher(cluster); d != nil {
+		d.queue.Add(clusterItem{Key: key})
+	}
+}
+
+// suspended reports whether spec suspends dispatching to cluster.
+func suspended(spec *policyv1alpha1.PropagationSpec, cluster string) bool {
+	if spec == nil || spec.Suspension == nil {
+		return false
+	}
+	if ptr.Deref(spec.Suspension.Dispatching, false) {
+		return true
+	}
+	s := spec.Suspension.DispatchingOnClusters
+	return s != nil && slices.Contains(s.ClusterNames, cluster)
+}
+
+// recordClaim records ref as the template's claim and adds (finalizer) or removes fleetgate's
+// finalizer, in one merge patch guarded by the resourceVersion, only when something changes. It
+// returns the template as it now is, nil when it is gone.
+func (c *Controller) recordClaim(ctx context.Context, k *kind, obj *unstructured.Unstructured, ref claim.Ref, finalizer bool) (*unstructured.Unstructured, error) {
+	next := obj.DeepCopy()
+	changed := claim.Set(next, ref)
+	fins := next.GetFinalizers()
+	has := slices.Contains(fins, Finalizer)
+	switch {
+	case finalizer && !has:
+		fins, changed = append(fins, Finalizer), true
+	case !finalizer && has:
+		fins, changed = slices.DeleteFunc(fins, func(f string) bool { return f == Finalizer }), true
+	}
+	if !changed {
+		return obj, nil
+	}
+	ann := map[string]any{}
+	for _, a := range []string{policyv1alpha1.PropagationPolicyNamespaceAnnotation, policyv1alpha1.PropagationPolicyNameAnnotation,
+		policyv1alpha1.ClusterPropagationPolicyAnnotation} {
+		if v, ok := next.GetAnnotations()[a]; ok {
+			ann[a] = v
+		} else {
+			ann[a] = nil
+		}
+	}
+	var finalizers any = fins
+	if len(fins) == 0 {
+		finalizers = nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"resourceVersion": obj.GetResourceVersion(), "annotations": ann, "finalizers": finalizers,
+	}})
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.resource(k, obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+	if apierrors.IsNotFound(err) {
+		return nil, nil // gone meanwhile: its deletion brings the key back
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record claim %s on %s %s: %w", ref, obj.GetKind(), KeyFor(k.gvr, obj), err)
+	}
+	klog.FromContext(ctx).V(2).Info("Recorded claim", "template", KeyFor(k.gvr, obj), "claim", ref.String(), "finalizer", finalizer)
+	return out, nil
+}

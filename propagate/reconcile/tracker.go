@@ -1,0 +1,252 @@
+package reconcile
+
+import (
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// action is what a member cluster should do about one template.
+type action int
+
+const (
+	// actApply server-side-applies the copy.
+	actApply action = iota
+	// actDelete deletes fleetgate's copy.
+	actDelete
+	// actRelease keeps the copy but removes fleetgate's marks from it (preserveResourcesOnDeletion).
+	actRelease
+	// actNamespace creates the namespace if it is missing (Namespace auto-propagation).
+	actNamespace
+)
+
+// work is the desired state of one template in one member cluster. The template worker publishes
+// it; a cluster worker carries it out.
+type work struct {
+	action    action
+	gvr       schema.GroupVersionResource
+	namespace string
+	name      string
+	// ref is the template reference (member.AnnotationTemplate) a copy must carry to be deleted.
+	ref string
+	// object is the copy to apply (actApply); hash is hashObject(object).
+	object *unstructured.Unstructured
+	hash   string
+	// overwrite takes over an unmanaged object (conflictResolution Overwrite); known says a managed
+	// copy is there already, so the conflict read can be skipped.
+	overwrite, known bool
+}
+
+// outcome is the result of the last attempt of a work in a cluster.
+type outcome struct {
+	action    action
+	hash      string
+	overwrite bool
+	err       error
+	permanent bool
+}
+
+func (o *outcome) ok() bool { return o != nil && o.err == nil }
+
+// matches reports whether o is the result of doing w (or an equal work). A failure under another
+// conflict resolution does not count: the new one deserves an attempt.
+func (o *outcome) matches(w *work) bool {
+	return o != nil && o.action == w.action && o.hash == w.hash && (o.err == nil || o.overwrite == w.overwrite)
+}
+
+func (o *outcome) message() string {
+	if o == nil || o.err == nil {
+		return ""
+	}
+	return o.err.Error()
+}
+
+// slot is what the controller knows about one template in one cluster.
+type slot struct {
+	want *work
+	done *outcome
+	// holds: a sweep found fleetgate's copy of the template in the cluster.
+	holds bool
+	// stale: a sweep did not find the copy the binding records; the record must not be trusted.
+	stale bool
+	// reported is the last failure reported as an event for deletes (applies are reported from
+	// the binding's status).
+	reported string
+}
+
+// tracker is the in-memory table of slots, per template and cluster. It survives nothing: after a
+// restart the binding's record and the sweeps rebuild what matters.
+type tracker struct {
+	mu sync.Mutex
+	m  map[Key]map[string]*slot
+}
+
+func newTracker() *tracker { return &tracker{m: map[Key]map[string]*slot{}} }
+
+func (t *tracker) slotLocked(k Key, cluster string) *slot {
+	byCluster := t.m[k]
+	if byCluster == nil {
+		byCluster = map[string]*slot{}
+		t.m[k] = byCluster
+	}
+	s := byCluster[cluster]
+	if s == nil {
+		s = &slot{}
+		byCluster[cluster] = s
+	}
+	return s
+}
+
+// snapshot returns a copy of the slots of k.
+func (t *tracker) snapshot(k Key) map[string]slot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]slot, len(t.m[k]))
+	for c, s := range t.m[k] {
+		out[c] = *s
+	}
+	return out
+}
+
+// setWant publishes w for k in cluster and reports whether the cluster must be told: w was never
+// attempted there. A failed attempt of the same work is retried by the cluster queue itself.
+func (t *tracker) setWant(k Key, cluster string, w *work) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.slotLocked(k, cluster)
+	if s.done.matches(w) {
+		if s.done.ok() {
+			s.want = nil
+			return false
+		}
+		s.want = w
+		return false
+	}
+	s.want = w
+	return true
+}
+
+// want returns the work published for k in cluster, nil when there is none or it is done (an
+// equal work may have been published again while the first was carried out).
+func (t *tracker) want(k Key, cluster string) *work {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.m[k][cluster]
+	if s == nil {
+		return nil
+	}
+	if s.want != nil && s.done.matches(s.want) && s.done.ok() {
+		s.want = nil
+	}
+	return s.want
+}
+
+// finish records the outcome o of w and reports whether it differs from the previous outcome
+// (then the template must look again).
+func (t *tracker) finish(k Key, cluster string, w *work, o *outcome) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.slotLocked(k, cluster)
+	changed := s.done == nil || s.done.action != o.action || s.done.hash != o.hash || s.done.message() != o.message()
+	s.done = o
+	if o.ok() {
+		if s.want == w || s.want != nil && o.matches(s.want) {
+			s.want = nil // done: drop the object, the outcome is enough
+		}
+		s.stale = false
+		s.holds = o.action == actApply || o.action == actNamespace
+	}
+	return changed
+}
+
+// setReported records msg as reported for k in cluster and reports whether it is new.
+func (t *tracker) setReported(k Key, cluster, msg string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.slotLocked(k, cluster)
+	if s.reported == msg {
+		return false
+	}
+	s.reported = msg
+	return true
+}
+
+// observe records a sweep of cluster for resource gvr: present holds the templates whose copies
+// were found. It returns the templates whose knowledge changed: a copy found that was not known,
+// or a copy known to be applied that is missing (its slot becomes stale and forgets the outcome).
+func (t *tracker) observe(cluster string, gvr schema.GroupVersionResource, present map[Key]bool) []Key {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var changed []Key
+	for k, byCluster := range t.m {
+		if k.Resource != gvr {
+			continue
+		}
+		s := byCluster[cluster]
+		if s == nil || present[k] {
+			continue
+		}
+		if s.holds || s.done.ok() && s.done.action != actDelete && s.done.action != actRelease {
+			s.holds, s.stale, s.done = false, true, nil
+			changed = append(changed, k)
+		}
+	}
+	for k := range present {
+		s := t.slotLocked(k, cluster)
+		if !s.holds {
+			s.holds = true
+			if s.done != nil && (s.done.action == actDelete || s.done.action == actRelease) {
+				s.done = nil // a copy is back after it was removed: remove it again if need be
+			}
+			changed = append(changed, k)
+		}
+	}
+	return changed
+}
+
+// markStale says the binding's record of k in cluster is not to be trusted.
+func (t *tracker) markStale(k Key, cluster string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.slotLocked(k, cluster)
+	s.stale, s.holds = true, false
+	if s.done.ok() && s.done.action == actApply {
+		s.done = nil
+	}
+}
+
+// failed returns the templates whose last attempt in cluster failed.
+func (t *tracker) failed(cluster string) []Key {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []Key
+	for k, byCluster := range t.m {
+		if s := byCluster[cluster]; s != nil && s.done != nil && s.done.err != nil && s.want != nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// forget drops everything known about k.
+func (t *tracker) forget(k Key) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, k)
+}
+
+// forgetCluster drops everything known about cluster and returns the templates that had a slot
+// there.
+func (t *tracker) forgetCluster(cluster string) []Key {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var keys []Key
+	for k, byCluster := range t.m {
+		if _, ok := byCluster[cluster]; ok {
+			delete(byCluster, cluster)
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}

@@ -1,0 +1,81 @@
+package reconcile
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestTracker(t *testing.T) {
+	k := Key{Resource: configMapsGVR, Namespace: "ns", Name: "cm"}
+	apply := func(hash string, overwrite bool) *work {
+		return &work{action: actApply, gvr: configMapsGVR, hash: hash, overwrite: overwrite}
+	}
+	tr := newTracker()
+
+	w := apply("h1", false)
+	if !tr.setWant(k, "m1", w) {
+		t.Fatal("new work must be dispatched")
+	}
+	if tr.want(k, "m1") != w {
+		t.Fatal("published work not returned")
+	}
+	if !tr.setWant(k, "m1", apply("h1", false)) {
+		t.Error("work not attempted yet must be dispatched again (the cluster may have no queue yet)")
+	}
+
+	conflict := errors.New("conflict")
+	if !tr.finish(k, "m1", w, &outcome{action: actApply, hash: "h1", err: conflict, permanent: true}) {
+		t.Error("first outcome must send the template back")
+	}
+	if tr.finish(k, "m1", w, &outcome{action: actApply, hash: "h1", err: conflict, permanent: true}) {
+		t.Error("the same failure again must not")
+	}
+	if tr.setWant(k, "m1", apply("h1", false)) {
+		t.Error("a failed work is retried by the cluster's queue, not dispatched again")
+	}
+	if got := tr.failed("m1"); len(got) != 1 || got[0] != k {
+		t.Errorf("failed(m1) = %v", got)
+	}
+	ow := apply("h1", true)
+	if !tr.setWant(k, "m1", ow) {
+		t.Error("a failure under Abort must not hold back an attempt under Overwrite")
+	}
+	if !tr.finish(k, "m1", ow, &outcome{action: actApply, hash: "h1", overwrite: true}) {
+		t.Error("success after failure must send the template back")
+	}
+	s := tr.snapshot(k)["m1"]
+	if !s.done.ok() || !s.holds || s.want != nil {
+		t.Errorf("after success: %+v", s)
+	}
+	if tr.setWant(k, "m1", apply("h1", false)) {
+		t.Error("applied work must not be dispatched again")
+	}
+
+	// A sweep that does not find the copy makes it stale; one that finds it again after a delete
+	// forgets the delete.
+	if changed := tr.observe("m1", configMapsGVR, map[Key]bool{}); len(changed) != 1 {
+		t.Errorf("observe without the copy: changed %v", changed)
+	}
+	if s := tr.snapshot(k)["m1"]; !s.stale || s.done != nil || s.holds {
+		t.Errorf("after a sweep missed the copy: %+v", s)
+	}
+	del := &work{action: actDelete, gvr: configMapsGVR}
+	tr.setWant(k, "m1", del)
+	tr.finish(k, "m1", del, &outcome{action: actDelete})
+	if tr.setWant(k, "m1", del) {
+		t.Error("done delete dispatched again")
+	}
+	if changed := tr.observe("m1", configMapsGVR, map[Key]bool{k: true}); len(changed) != 1 {
+		t.Errorf("observe with the copy back: changed %v", changed)
+	}
+	if !tr.setWant(k, "m1", del) {
+		t.Error("a copy that came back after its delete must be deleted again")
+	}
+
+	if keys := tr.forgetCluster("m1"); len(keys) != 1 {
+		t.Errorf("forgetCluster = %v", keys)
+	}
+	if tr.want(k, "m1") != nil {
+		t.Error("forgotten cluster still has work")
+	}
+}
