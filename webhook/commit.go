@@ -7,6 +7,9 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 
 	"github.com/fleetgate/fleetgate/propagate/claim"
 )
@@ -19,7 +22,15 @@ const Finalizer = "fleetgate.io/propagation"
 // server-side apply, protobuf bodies) are committed as sent and the reconciler adds them right after.
 type commit struct {
 	handlesWrites
-	host Host
+	host     Host
+	observer Observer
+}
+
+// Observer learns of the policies the gateway itself commits, so that the very next request through
+// it (say, the Deployment created right after its PropagationPolicy) is planned with them, whatever
+// the delay of the watch (propagate/cache.Cache implements it).
+type Observer interface {
+	Observe(gvr schema.GroupVersionResource, obj *unstructured.Unstructured)
 }
 
 var _ MutationInterface = commit{}
@@ -44,6 +55,9 @@ func (c commit) Admit(_ context.Context, a *Attributes) error {
 		if err := obj.UnmarshalJSON(resp.Body); err == nil && obj.GetName() != "" {
 			a.Committed = obj
 		}
+	}
+	if a.Committed != nil && !a.DryRun && c.observer != nil && a.GVR.Group == policyv1alpha1.GroupName {
+		c.observer.Observe(a.GVR, a.Committed)
 	}
 	return nil
 }

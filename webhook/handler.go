@@ -24,6 +24,8 @@ type Config struct {
 	Clients MemberClients
 	// Enqueuer is the reconciler.
 	Enqueuer Enqueuer
+	// Observer, when set, learns of committed policies at once (read your writes).
+	Observer Observer
 	// MemberDryRun turns the member dry-run plugin on (flag --member-dry-run, default true).
 	MemberDryRun bool
 	// MemberDryRunTimeout bounds the member dry-run (default 5s).
@@ -52,7 +54,7 @@ func NewPipeline(c Config) Chain {
 		chain = append(chain, memberDryRun{clients: c.Clients, timeout: c.MemberDryRunTimeout})
 	}
 	return append(chain,
-		commit{host: c.Host},
+		commit{host: c.Host, observer: c.Observer},
 		dispatch{clients: c.Clients, cache: c.Cache, timeout: c.DispatchTimeout, enqueuer: c.Enqueuer},
 	)
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -51,14 +54,29 @@ func New(host dynamic.Interface) *Cache {
 		})
 		c.informers[gvr] = inf
 	}
-	add(ClustersGVR, typed[clusterv1alpha1.Cluster])
-	add(PropagationPoliciesGVR, typed[policyv1alpha1.PropagationPolicy])
-	add(ClusterPropagationPoliciesGVR, typed[policyv1alpha1.ClusterPropagationPolicy])
-	add(OverridePoliciesGVR, typed[policyv1alpha1.OverridePolicy])
-	add(ClusterOverridePoliciesGVR, typed[policyv1alpha1.ClusterOverridePolicy])
-	add(ResourceBindingsGVR, typed[workv1alpha2.ResourceBinding])
-	add(ClusterResourceBindingsGVR, typed[workv1alpha2.ClusterResourceBinding])
+	for gvr, convert := range converters {
+		add(gvr, convert)
+	}
 	return c
+}
+
+// converters turn the unstructured objects of each watched resource into their Go types.
+var converters = map[schema.GroupVersionResource]func(*unstructured.Unstructured) (runtime.Object, error){
+	ClustersGVR:                   typed[clusterv1alpha1.Cluster],
+	PropagationPoliciesGVR:        typed[policyv1alpha1.PropagationPolicy],
+	ClusterPropagationPoliciesGVR: typed[policyv1alpha1.ClusterPropagationPolicy],
+	OverridePoliciesGVR:           typed[policyv1alpha1.OverridePolicy],
+	ClusterOverridePoliciesGVR:    typed[policyv1alpha1.ClusterOverridePolicy],
+	ResourceBindingsGVR:           typed[workv1alpha2.ResourceBinding],
+	ClusterResourceBindingsGVR:    typed[workv1alpha2.ClusterResourceBinding],
+}
+
+func convertFor(gvr schema.GroupVersionResource, u *unstructured.Unstructured) (runtime.Object, error) {
+	convert, ok := converters[gvr]
+	if !ok {
+		return nil, fmt.Errorf("resource %s is not cached", gvr)
+	}
+	return convert(u)
 }
 
 func typed[T any, P interface {
@@ -174,4 +192,35 @@ func get[T any](inf toolscache.SharedIndexInformer, key string) (*T, bool) {
 func key(o any) string {
 	k, _ := toolscache.MetaNamespaceKeyFunc(o)
 	return k
+}
+
+// Observe records an object the gateway itself just wrote, so that its own next request sees it
+// (read your writes) even before the watch delivers it. Only watched resources are recorded, and a
+// version older than the one already held is ignored; the watch event that follows replaces it.
+func (c *Cache) Observe(gvr schema.GroupVersionResource, u *unstructured.Unstructured) {
+	inf, ok := c.informers[gvr]
+	if !ok {
+		return
+	}
+	obj, err := convertFor(gvr, u)
+	if err != nil {
+		return
+	}
+	store := inf.GetStore()
+	if old, exists, _ := store.Get(obj); exists && !newer(obj, old) {
+		return
+	}
+	_ = store.Update(obj)
+}
+
+// newer compares the resourceVersions of two versions of one object (etcd revisions: numbers).
+func newer(a, b any) bool {
+	ma, errA := meta.Accessor(a)
+	mb, errB := meta.Accessor(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	ra, errA := strconv.ParseUint(ma.GetResourceVersion(), 10, 64)
+	rb, errB := strconv.ParseUint(mb.GetResourceVersion(), 10, 64)
+	return errA == nil && errB == nil && ra > rb
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	goflag "flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -35,6 +36,13 @@ func NewRootCommand(name string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	klogFlags := goflag.NewFlagSet("klog", goflag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	klogFlags.VisitAll(func(f *goflag.Flag) {
+		if f.Name == "v" || f.Name == "vmodule" {
+			root.PersistentFlags().AddGoFlag(f)
+		}
+	})
 	root.AddCommand(
 		newServeCommand(),
 		newJoinCommand(name),

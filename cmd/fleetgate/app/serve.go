@@ -229,7 +229,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 		Public:    admission.Handlers(),
 		Pipeline: func(host webhook.Host) http.Handler {
 			return webhook.NewHandler(webhook.NewPipeline(webhook.Config{
-				Host: host, Cache: objects, Clients: members, Enqueuer: enqueuer{reconciler},
+				Host: host, Cache: objects, Observer: objects, Clients: members, Enqueuer: enqueuer{reconciler},
 				MemberDryRun: c.opts.MemberDryRun, DispatchTimeout: c.opts.DispatchTimeout,
 			}))
 		},

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 			{Name: "member3"}, // bare; joined by the tests that need a late cluster
 		},
 		Gateway:     true,
-		GatewayArgs: []string{"--cluster-status-period=2s"},
+		GatewayArgs: []string{"--cluster-status-period=2s", "--v=2"},
 	}, func(env *localenv.Env) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
