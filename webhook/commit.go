@@ -7,7 +7,9 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	kubescheme "k8s.io/client-go/kubernetes/scheme"
 
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 
@@ -17,9 +19,11 @@ import (
 // Finalizer keeps a propagated template until every member copy is gone.
 const Finalizer = "fleetgate.io/propagation"
 
-// commit sends the real write to the host. A claimed object written as a JSON create or update gets
-// the propagation finalizer and the claim annotations in the same write; other writes (patches,
-// server-side apply, protobuf bodies) are committed as sent and the reconciler adds them right after.
+// commit sends the real write to the host. A claimed object written as a create or update gets the
+// propagation finalizer and the claim annotations in the same write (a protobuf or CBOR body is
+// re-encoded as JSON for that); patches and server-side apply are committed as sent and the
+// reconciler adds them right after. The host's answer is decoded whatever its encoding, since
+// dispatch derives the member copies from it.
 type commit struct {
 	handlesWrites
 	host     Host
@@ -36,13 +40,15 @@ type Observer interface {
 var _ MutationInterface = commit{}
 
 func (c commit) Admit(_ context.Context, a *Attributes) error {
-	body := a.Body
-	if a.Plan != nil && a.Plan.Claimed() && (a.Operation == Create || a.Operation == Update) && isJSON(a.Request.Header.Get("Content-Type")) {
-		if b, err := withPropagationMarks(body, a.Plan.Claim.Ref); err == nil {
-			body = b
+	body, contentType := a.Body, ""
+	if a.Plan != nil && a.Plan.Claimed() && (a.Operation == Create || a.Operation == Update) {
+		if obj, err := decodeObject(a.Request.Header.Get("Content-Type"), body); err == nil {
+			if b, err := withPropagationMarks(obj, a.Plan.Claim.Ref); err == nil {
+				body, contentType = b, "application/json"
+			}
 		}
 	}
-	resp, err := send(c.host, a, body, nil, "")
+	resp, err := sendAs(c.host, a, body, contentType)
 	if err != nil {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("host control plane unreachable: %v", err))
 	}
@@ -50,11 +56,8 @@ func (c commit) Admit(_ context.Context, a *Attributes) error {
 	if resp.Code < 200 || resp.Code > 299 {
 		return &HostError{Response: resp}
 	}
-	if isJSON(resp.Header.Get("Content-Type")) {
-		obj := &unstructured.Unstructured{}
-		if err := obj.UnmarshalJSON(resp.Body); err == nil && obj.GetName() != "" {
-			a.Committed = obj
-		}
+	if obj, err := decodeObject(resp.Header.Get("Content-Type"), resp.Body); err == nil && obj.GetName() != "" {
+		a.Committed = obj
 	}
 	if a.Committed != nil && !a.DryRun && c.observer != nil && a.GVR.Group == policyv1alpha1.GroupName {
 		c.observer.Observe(a.GVR, a.Committed)
@@ -62,12 +65,8 @@ func (c commit) Admit(_ context.Context, a *Attributes) error {
 	return nil
 }
 
-// withPropagationMarks adds the finalizer and the claim annotations to a JSON object body.
-func withPropagationMarks(body []byte, ref claim.Ref) ([]byte, error) {
-	obj := &unstructured.Unstructured{}
-	if err := obj.UnmarshalJSON(body); err != nil {
-		return nil, err
-	}
+// withPropagationMarks adds the finalizer and the claim annotations to obj and encodes it as JSON.
+func withPropagationMarks(obj *unstructured.Unstructured, ref claim.Ref) ([]byte, error) {
 	fins := obj.GetFinalizers()
 	has := false
 	for _, f := range fins {
@@ -83,4 +82,25 @@ func withPropagationMarks(body []byte, ref claim.Ref) ([]byte, error) {
 func isJSON(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && mt == "application/json"
+}
+
+// decodeObject decodes one object in any encoding the API serves: JSON directly, anything else
+// (protobuf, CBOR, YAML) through client-go's scheme, which knows the built-in kinds (custom
+// resources are always JSON).
+func decodeObject(contentType string, body []byte) (*unstructured.Unstructured, error) {
+	obj := &unstructured.Unstructured{}
+	if isJSON(contentType) {
+		return obj, obj.UnmarshalJSON(body)
+	}
+	typed, gvk, err := kubescheme.Codecs.UniversalDeserializer().Decode(body, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", contentType, err)
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
+	if err != nil {
+		return nil, err
+	}
+	obj.Object = m
+	obj.SetGroupVersionKind(*gvk)
+	return obj, nil
 }

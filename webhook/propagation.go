@@ -3,6 +3,8 @@ package webhook
 import (
 	"context"
 
+	"k8s.io/klog/v2"
+
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
@@ -54,13 +56,16 @@ type match struct {
 
 var _ MutationInterface = match{}
 
-func (m match) Admit(_ context.Context, a *Attributes) error {
+func (m match) Admit(ctx context.Context, a *Attributes) error {
 	if a.Resolved == nil {
 		return nil
 	}
 	a.PlanInput = planInput(m.cache, a.Resolved)
 	a.PlanInput.Template = a.Resolved
 	a.Plan = plan.Claim(a.PlanInput)
+	klog.FromContext(ctx).V(2).Info("Admission claim", "object", klog.KObj(a.Resolved), "kind", a.Resolved.GetKind(),
+		"policies", len(a.PlanInput.PropagationPolicies), "clusterPolicies", len(a.PlanInput.ClusterPropagationPolicies),
+		"claim", a.Plan.Claim.Ref.String(), "reason", a.Plan.Claim.Reason)
 	return nil
 }
 

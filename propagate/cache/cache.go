@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
@@ -35,6 +36,9 @@ var (
 type Cache struct {
 	factory   dynamicinformer.DynamicSharedInformerFactory
 	informers map[schema.GroupVersionResource]toolscache.SharedIndexInformer
+
+	mu       sync.Mutex
+	observed map[schema.GroupVersionResource]map[string]runtime.Object // see Observe
 }
 
 // New creates the informers (not started).
@@ -42,6 +46,7 @@ func New(host dynamic.Interface) *Cache {
 	c := &Cache{
 		factory:   dynamicinformer.NewDynamicSharedInformerFactory(host, 0),
 		informers: map[schema.GroupVersionResource]toolscache.SharedIndexInformer{},
+		observed:  map[schema.GroupVersionResource]map[string]runtime.Object{},
 	}
 	add := func(gvr schema.GroupVersionResource, convert func(*unstructured.Unstructured) (runtime.Object, error)) {
 		inf := c.factory.ForResource(gvr).Informer()
@@ -53,6 +58,12 @@ func New(host dynamic.Interface) *Cache {
 			return convert(u)
 		})
 		c.informers[gvr] = inf
+		// The watch has caught up with an observed object once it delivers that key.
+		_, _ = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { c.forget(gvr, obj, false) },
+			UpdateFunc: func(_, obj any) { c.forget(gvr, obj, false) },
+			DeleteFunc: func(obj any) { c.forget(gvr, obj, true) },
+		})
 	}
 	for gvr, convert := range converters {
 		add(gvr, convert)
@@ -115,7 +126,7 @@ func (c *Cache) Informer(gvr schema.GroupVersionResource) toolscache.SharedIndex
 
 // Clusters returns every Cluster, sorted by name.
 func (c *Cache) Clusters() []*clusterv1alpha1.Cluster {
-	return list[clusterv1alpha1.Cluster](c.informers[ClustersGVR], "")
+	return list[clusterv1alpha1.Cluster](c, ClustersGVR, "")
 }
 
 // Cluster returns one Cluster.
@@ -125,22 +136,22 @@ func (c *Cache) Cluster(name string) (*clusterv1alpha1.Cluster, bool) {
 
 // PropagationPolicies returns the PropagationPolicies of a namespace.
 func (c *Cache) PropagationPolicies(namespace string) []*policyv1alpha1.PropagationPolicy {
-	return list[policyv1alpha1.PropagationPolicy](c.informers[PropagationPoliciesGVR], namespace)
+	return list[policyv1alpha1.PropagationPolicy](c, PropagationPoliciesGVR, namespace)
 }
 
 // ClusterPropagationPolicies returns every ClusterPropagationPolicy.
 func (c *Cache) ClusterPropagationPolicies() []*policyv1alpha1.ClusterPropagationPolicy {
-	return list[policyv1alpha1.ClusterPropagationPolicy](c.informers[ClusterPropagationPoliciesGVR], "")
+	return list[policyv1alpha1.ClusterPropagationPolicy](c, ClusterPropagationPoliciesGVR, "")
 }
 
 // OverridePolicies returns the OverridePolicies of a namespace.
 func (c *Cache) OverridePolicies(namespace string) []*policyv1alpha1.OverridePolicy {
-	return list[policyv1alpha1.OverridePolicy](c.informers[OverridePoliciesGVR], namespace)
+	return list[policyv1alpha1.OverridePolicy](c, OverridePoliciesGVR, namespace)
 }
 
 // ClusterOverridePolicies returns every ClusterOverridePolicy.
 func (c *Cache) ClusterOverridePolicies() []*policyv1alpha1.ClusterOverridePolicy {
-	return list[policyv1alpha1.ClusterOverridePolicy](c.informers[ClusterOverridePoliciesGVR], "")
+	return list[policyv1alpha1.ClusterOverridePolicy](c, ClusterOverridePoliciesGVR, "")
 }
 
 // ResourceBinding returns one ResourceBinding.
@@ -155,21 +166,23 @@ func (c *Cache) ClusterResourceBinding(name string) (*workv1alpha2.ClusterResour
 
 // ResourceBindings returns every ResourceBinding (all namespaces).
 func (c *Cache) ResourceBindings() []*workv1alpha2.ResourceBinding {
-	return list[workv1alpha2.ResourceBinding](c.informers[ResourceBindingsGVR], "")
+	return list[workv1alpha2.ResourceBinding](c, ResourceBindingsGVR, "")
 }
 
 // ClusterResourceBindings returns every ClusterResourceBinding.
 func (c *Cache) ClusterResourceBindings() []*workv1alpha2.ClusterResourceBinding {
-	return list[workv1alpha2.ClusterResourceBinding](c.informers[ClusterResourceBindingsGVR], "")
+	return list[workv1alpha2.ClusterResourceBinding](c, ClusterResourceBindingsGVR, "")
 }
 
-func list[T any](inf toolscache.SharedIndexInformer, namespace string) []*T {
+func list[T any](c *Cache, gvr schema.GroupVersionResource, namespace string) []*T {
+	inf := c.informers[gvr]
 	var objs []any
 	if namespace == "" {
 		objs = inf.GetStore().List()
 	} else {
 		objs, _ = inf.GetIndexer().ByIndex(toolscache.NamespaceIndex, namespace)
 	}
+	objs = c.withObserved(gvr, objs, namespace)
 	out := make([]*T, 0, len(objs))
 	for _, o := range objs {
 		if t, ok := o.(*T); ok {
@@ -195,22 +208,79 @@ func key(o any) string {
 }
 
 // Observe records an object the gateway itself just wrote, so that its own next request sees it
-// (read your writes) even before the watch delivers it. Only watched resources are recorded, and a
-// version older than the one already held is ignored; the watch event that follows replaces it.
+// (read your writes) even before the watch delivers it. The object is kept beside the informer's
+// store (never in it: handlers must still see the watch's add or update) and shadows the stored
+// version until the store holds one at least as new. Only watched resources are recorded.
 func (c *Cache) Observe(gvr schema.GroupVersionResource, u *unstructured.Unstructured) {
-	inf, ok := c.informers[gvr]
-	if !ok {
+	if _, ok := c.informers[gvr]; !ok {
 		return
 	}
 	obj, err := convertFor(gvr, u)
 	if err != nil {
 		return
 	}
-	store := inf.GetStore()
-	if old, exists, _ := store.Get(obj); exists && !newer(obj, old) {
+	key, err := toolscache.MetaNamespaceKeyFunc(obj)
+	if err != nil {
 		return
 	}
-	_ = store.Update(obj)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.observed[gvr] == nil {
+		c.observed[gvr] = map[string]runtime.Object{}
+	}
+	if old, ok := c.observed[gvr][key]; ok && !newer(obj, old) {
+		return
+	}
+	c.observed[gvr][key] = obj
+}
+
+// forget drops the observation of obj's key once the watch delivered a version at least as new, or
+// its deletion.
+func (c *Cache) forget(gvr schema.GroupVersionResource, obj any, deleted bool) {
+	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj, deleted = d.Obj, true
+	}
+	key, err := toolscache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.observed[gvr][key]; ok && (deleted || !newer(o, obj)) {
+		delete(c.observed[gvr], key)
+	}
+}
+
+// withObserved overlays the observed objects of gvr on what the store returned (objs, keyed
+// "ns/name"), dropping observations the store has caught up with.
+func (c *Cache) withObserved(gvr schema.GroupVersionResource, objs []any, namespace string) []any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	obs := c.observed[gvr]
+	if len(obs) == 0 {
+		return objs
+	}
+	store := c.informers[gvr].GetStore()
+	for key, o := range obs {
+		if cur, exists, _ := store.GetByKey(key); exists && !newer(o, cur) {
+			delete(obs, key)
+			continue
+		}
+		m, _ := meta.Accessor(o)
+		if namespace != "" && m.GetNamespace() != namespace {
+			continue
+		}
+		replaced := false
+		for i, x := range objs {
+			if k, _ := toolscache.MetaNamespaceKeyFunc(x); k == key {
+				objs[i], replaced = o, true
+			}
+		}
+		if !replaced {
+			objs = append(objs, o)
+		}
+	}
+	return objs
 }
 
 // newer compares the resourceVersions of two versions of one object (etcd revisions: numbers).

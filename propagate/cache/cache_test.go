@@ -12,7 +12,7 @@ func pp(rv, name string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
 		"metadata": map[string]any{"name": "p", "namespace": "default", "resourceVersion": rv},
-		"spec": map[string]any{"resourceSelectors": []any{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": name}}},
+		"spec":     map[string]any{"resourceSelectors": []any{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "name": name}}},
 	}}
 	return u
 }
@@ -37,5 +37,11 @@ func TestObserveReadsYourWrites(t *testing.T) {
 	c.Observe(PropagationPoliciesGVR.GroupVersion().WithResource("unknown"), pp("12", "c"))
 	if len(c.PropagationPolicies("default")) != 1 {
 		t.Errorf("an unwatched resource was recorded")
+	}
+	// The watch delivering the key's deletion ends the observation.
+	obj, _ := convertFor(PropagationPoliciesGVR, pp("11", "b"))
+	c.forget(PropagationPoliciesGVR, obj, true)
+	if got := c.PropagationPolicies("default"); len(got) != 0 {
+		t.Errorf("a deleted policy is still listed: %+v", got)
 	}
 }

@@ -31,7 +31,11 @@ func Main(m *testing.M, o localenv.Options, setup func(*localenv.Env) error) int
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	if os.Getenv("FLEETGATE_E2E_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		fmt.Println("keeping the environment's state in", dir)
+	}
 	o.Dir = dir
 	if o.Out == nil {
 		o.Out = os.Stdout
