@@ -39,9 +39,11 @@ unit:
 up: tools build
 	$(BIN)/fleetgate up --bin-dir $(BIN)
 
-## bench: gateway vs direct benchmarks against real binaries; prints a table.
+## bench: gateway vs direct, propagation and override benchmarks against real binaries, then the
+## in-process engine benchmarks (override engine, placement).
 bench: tools build
 	FLEETGATE_BIN=$(BIN) go run ./test/bench
+	go test -run '^$$' -bench . -benchmem ./propagate/override/ ./propagate/placement/
 
 ## generate: deep-copy functions and CRD manifests from apis/.
 generate:

@@ -26,10 +26,11 @@ type Enqueuer interface {
 // run (generateName).
 type dispatch struct {
 	handlesWrites
-	clients  MemberClients
-	cache    Lister
-	timeout  time.Duration
-	enqueuer Enqueuer
+	clients    MemberClients
+	namespaces *member.Namespaces
+	cache      Lister
+	timeout    time.Duration
+	enqueuer   Enqueuer
 }
 
 var _ MutationInterface = dispatch{}
@@ -47,6 +48,12 @@ func (d dispatch) Admit(ctx context.Context, a *Attributes) error {
 	}
 	applied := appliedClusters(d.cache, a.Committed.GetNamespace(), plan.BindingName(a.Committed.GetKind(), a.Committed.GetName()))
 	overwrite := p.Spec.ConflictResolution == policyv1alpha1.ConflictOverwrite
+	// What member dry-run checked holds for the committed object only if it has the same name
+	// (generateName gives the real write another one).
+	checked := a.Checked
+	if a.Resolved == nil || a.Resolved.GetName() != a.Committed.GetName() {
+		checked = nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -60,10 +67,10 @@ func (d dispatch) Admit(ctx context.Context, a *Attributes) error {
 			logger := klog.FromContext(ctx).WithValues("cluster", name, "template", klog.KObj(a.Committed))
 			c, err := d.clients.Dynamic(ctx, name)
 			if err == nil {
-				err = member.EnsureNamespace(ctx, c, cp.Object.GetNamespace())
+				err = d.namespaces.Ensure(ctx, c, name, cp.Object.GetNamespace())
 			}
 			if err == nil {
-				_, err = member.Apply(ctx, c, a.GVR, cp.Object, member.ApplyOptions{Overwrite: overwrite, KnownManaged: applied[name]})
+				_, err = member.Apply(ctx, c, a.GVR, cp.Object, member.ApplyOptions{Overwrite: overwrite, KnownManaged: applied[name] || checked[name]})
 			}
 			if err != nil {
 				logger.V(2).Info("Dispatch left to the reconciler", "err", err)

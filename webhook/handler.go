@@ -15,6 +15,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/fleetgate/fleetgate/propagate/claim"
+	"github.com/fleetgate/fleetgate/propagate/member"
 )
 
 // Config is what the pipeline needs.
@@ -43,6 +44,7 @@ func NewPipeline(c Config) Chain {
 	if c.DispatchTimeout == 0 {
 		c.DispatchTimeout = 2 * time.Second
 	}
+	namespaces := member.NewNamespaces(time.Minute)
 	chain := Chain{
 		resolve{host: c.Host},
 		policy{},
@@ -51,11 +53,11 @@ func NewPipeline(c Config) Chain {
 		override{},
 	}
 	if c.MemberDryRun {
-		chain = append(chain, memberDryRun{clients: c.Clients, timeout: c.MemberDryRunTimeout})
+		chain = append(chain, memberDryRun{clients: c.Clients, namespaces: namespaces, timeout: c.MemberDryRunTimeout})
 	}
 	return append(chain,
 		commit{host: c.Host, observer: c.Observer},
-		dispatch{clients: c.Clients, cache: c.Cache, timeout: c.DispatchTimeout, enqueuer: c.Enqueuer},
+		dispatch{clients: c.Clients, namespaces: namespaces, cache: c.Cache, timeout: c.DispatchTimeout, enqueuer: c.Enqueuer},
 	)
 }
 

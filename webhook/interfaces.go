@@ -37,6 +37,8 @@ type Attributes struct {
 	// PlanInput and Plan are the propagation decision for Resolved (match, schedule, override).
 	PlanInput plan.Input
 	Plan      *plan.Plan
+	// Checked lists the clusters where member dry-run found no unmanaged object in the way.
+	Checked map[string]bool
 	// Response is the host's answer to the real write (set by commit), returned to the client.
 	Response *HostResponse
 	// Committed is the object the host stored, decoded from Response when it is JSON.

@@ -34,8 +34,9 @@ type MemberClients interface {
 // (conflictResolution decides, and the binding reports it).
 type memberDryRun struct {
 	handlesWrites
-	clients MemberClients
-	timeout time.Duration
+	clients    MemberClients
+	namespaces *member.Namespaces
+	timeout    time.Duration
 }
 
 var _ ValidationInterface = memberDryRun{}
@@ -49,6 +50,7 @@ func (m memberDryRun) Validate(ctx context.Context, a *Attributes) error {
 	overwrite := a.Plan.Spec.ConflictResolution == policyv1alpha1.ConflictOverwrite
 	var mu sync.Mutex
 	failures := map[string]string{}
+	a.Checked = map[string]bool{}
 	var wg sync.WaitGroup
 	for name, cp := range a.Plan.Clusters {
 		if cp.Err != nil {
@@ -61,11 +63,13 @@ func (m memberDryRun) Validate(ctx context.Context, a *Attributes) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if reason := m.dryRun(ctx, a.GVR, name, cp, overwrite); reason != "" {
-				mu.Lock()
+			reason, checked := m.dryRun(ctx, a.GVR, name, cp, overwrite)
+			mu.Lock()
+			defer mu.Unlock()
+			if reason != "" {
 				failures[name] = reason
-				mu.Unlock()
 			}
+			a.Checked[name] = checked
 		}()
 	}
 	wg.Wait()
@@ -75,30 +79,46 @@ func (m memberDryRun) Validate(ctx context.Context, a *Attributes) error {
 	return rejectedByMembers(a, failures)
 }
 
-// dryRun returns why the member rejects the object, or "" (accepted, or not reachable).
-func (m memberDryRun) dryRun(ctx context.Context, gvr schema.GroupVersionResource, cluster string, cp *plan.ClusterPlan, overwrite bool) string {
+// dryRun returns why the member rejects the object, or "" (accepted, or not reachable); checked says
+// the member has no unmanaged object of that name in the way, so dispatch need not look again. One
+// request in the usual case: a dry-run apply answers without a resourceVersion when nothing existed;
+// only when something did is it read to see whose it is.
+func (m memberDryRun) dryRun(ctx context.Context, gvr schema.GroupVersionResource, cluster string, cp *plan.ClusterPlan, overwrite bool) (reason string, checked bool) {
 	logger := klog.FromContext(ctx).WithValues("cluster", cluster)
 	c, err := m.clients.Dynamic(ctx, cluster)
 	if err != nil {
 		logger.V(2).Info("Member dry-run skipped", "err", err)
-		return ""
+		return "", false
 	}
 	// The namespace is created for real: namespaces go to every member anyway.
-	if err := member.EnsureNamespace(ctx, c, cp.Object.GetNamespace()); err != nil && !isAPIError(err) {
+	ns := cp.Object.GetNamespace()
+	if err := m.namespaces.Ensure(ctx, c, cluster, ns); err != nil && !isAPIError(err) {
 		logger.V(2).Info("Member dry-run skipped", "err", err)
-		return ""
+		return "", false
 	}
-	_, err = member.Apply(ctx, c, gvr, cp.Object, member.ApplyOptions{DryRun: true, Overwrite: overwrite})
+	out, err := member.Apply(ctx, c, gvr, cp.Object, member.ApplyOptions{DryRun: true, Overwrite: true})
 	switch {
-	case err == nil, member.IsConflict(err):
-		return ""
+	case err == nil && (out.GetResourceVersion() == "" || overwrite):
+		return "", true
+	case err == nil:
+		cur, err := resourceFor(c, gvr, ns).Get(ctx, cp.Object.GetName(), metav1.GetOptions{})
+		return "", err == nil && member.IsManaged(cur)
 	case !isAPIError(err):
 		logger.V(2).Info("Member dry-run skipped: member unreachable", "err", err)
-		return ""
+		return "", false
 	case apierrors.IsNotFound(err) && isMissingResource(err):
-		return fmt.Sprintf("%s: resource %s is not served there (is its CRD installed?)", err, gvrString(gvr))
+		return fmt.Sprintf("%s: resource %s is not served there (is its CRD installed?)", err, gvrString(gvr)), false
+	case apierrors.IsNotFound(err):
+		m.namespaces.Forget(cluster, ns)
 	}
-	return err.Error()
+	return err.Error(), false
+}
+
+func resourceFor(c dynamic.Interface, gvr schema.GroupVersionResource, ns string) dynamic.ResourceInterface {
+	if ns == "" {
+		return c.Resource(gvr)
+	}
+	return c.Resource(gvr).Namespace(ns)
 }
 
 // isAPIError says whether the member answered (a Status), as opposed to not being reachable.

@@ -22,7 +22,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 6, "rounds per scenario (each round runs every path once)")
 	flag.DurationVar(&o.phase, "phase", 2*time.Second, "duration of one path's turn in a round")
 	flag.IntVar(&o.listSize, "list-size", 500, "ConfigMaps in the LIST scenario")
-	flag.StringVar(&o.suite, "suite", "all", "which benchmarks: gateway, propagation or all")
+	flag.StringVar(&o.suite, "suite", "all", "which benchmarks: gateway, propagation, overrides or all")
 	flag.IntVar(&o.creates, "creates", 20, "Deployment creates per path and round in the propagation benchmark")
 	flag.IntVar(&o.templates, "templates", 1000, "templates to reconcile after a gateway restart")
 	flag.Parse()
@@ -47,14 +47,18 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return gatewayBench(ctx, o, out)
 	case "propagation":
 		return propagationBench(ctx, o, out)
+	case "overrides":
+		return overridesBench(ctx, o, out)
 	case "all":
-		if err := gatewayBench(ctx, o, out); err != nil {
-			return err
+		for _, b := range []func(context.Context, options, io.Writer) error{gatewayBench, propagationBench, overridesBench} {
+			if err := b(ctx, o, out); err != nil {
+				return err
+			}
+			fmt.Fprintln(out)
 		}
-		fmt.Fprintln(out)
-		return propagationBench(ctx, o, out)
+		return nil
 	}
-	return fmt.Errorf("-suite %q: want gateway, propagation or all", o.suite)
+	return fmt.Errorf("-suite %q: want gateway, propagation, overrides or all", o.suite)
 }
 
 func gatewayBench(ctx context.Context, o options, out io.Writer) error {

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/fleetgate/fleetgate/bootstrap"
+	"github.com/fleetgate/fleetgate/localenv"
+)
+
+var overridePoliciesGVR = schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "overridepolicies"}
+
+// overridesBench measures the end-to-end latency of a Deployment create through the gateway to two
+// members with five matching OverridePolicies against none, alternating the two.
+func overridesBench(ctx context.Context, o options, out io.Writer) error {
+	dir, err := os.MkdirTemp("", "fleetgate-bench-ops-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	env, err := localenv.Start(ctx, localenv.Options{Dir: dir, Gateway: true, Members: make([]localenv.MemberOptions, 2), Out: os.Stderr})
+	if err != nil {
+		localenv.TailLogs(os.Stderr, dir, 40)
+		return err
+	}
+	defer env.Stop()
+	for _, m := range env.Members {
+		if err := bootstrap.Join(ctx, bootstrap.JoinOptions{Name: m.Name, Host: env.GatewayConfig, MemberKubeconfig: m.Kubeconfig}); err != nil {
+			return err
+		}
+	}
+	gw, err := clientsFor(env.GatewayConfig)
+	if err != nil {
+		return err
+	}
+	if err := waitReady(ctx, gw.dyn, 2); err != nil {
+		return err
+	}
+	for _, ns := range []string{"bench-none", "bench-ops"} {
+		if err := setupNamespace(ctx, gw, ns); err != nil {
+			return err
+		}
+	}
+	for i := range 5 {
+		op := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "policy.karmada.io/v1alpha1", "kind": "OverridePolicy",
+			"metadata": map[string]any{"name": fmt.Sprintf("op-%d", i), "namespace": "bench-ops"},
+			"spec": map[string]any{
+				"resourceSelectors": []any{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment"}},
+				"overrideRules": []any{map[string]any{"overriders": map[string]any{
+					"imageOverrider":  []any{map[string]any{"component": "Tag", "operator": "replace", "value": fmt.Sprintf("1.%d", i)}},
+					"labelsOverrider": []any{map[string]any{"operator": "add", "value": map[string]any{fmt.Sprintf("op-%d", i): "yes"}}},
+					"plaintext":       []any{map[string]any{"path": "/spec/revisionHistoryLimit", "operator": "replace", "value": i + 1}},
+				}}},
+			},
+		}}
+		if _, err := gw.dyn.Resource(overridePoliciesGVR).Namespace("bench-ops").Create(ctx, op, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
+	time.Sleep(time.Second) // let the gateway's cache see the policies
+	var none, ops []time.Duration
+	for r := 0; r < o.rounds; r++ {
+		for i := 0; i < o.creates; i++ {
+			name := fmt.Sprintf("d-%d-%d", r, i)
+			a, err := timeCreate(ctx, gw.kube, "bench-none", name)
+			if err != nil {
+				return err
+			}
+			b, err := timeCreate(ctx, gw.kube, "bench-ops", name)
+			if err != nil {
+				return err
+			}
+			none, ops = append(none, a), append(ops, b)
+		}
+	}
+	fmt.Fprintf(out, "\ncreate through the gateway to 2 members: no OverridePolicy p50 %s p99 %s; 5 OverridePolicies p50 %s p99 %s; p50 ratio %.2f\n",
+		round(pct(none, 50)), round(pct(none, 99)), round(pct(ops, 50)), round(pct(ops, 99)), ratio(pct(ops, 50), pct(none, 50)))
+	return nil
+}
