@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 
@@ -14,9 +15,11 @@ import (
 	"github.com/fleetgate/fleetgate/propagate/plan"
 )
 
-// Enqueuer hands a template to the reconciler.
+// Enqueuer hands a template to the reconciler, and tells it which copies dispatch already wrote so
+// that it does not write them again.
 type Enqueuer interface {
 	Enqueue(gvr schema.GroupVersionResource, namespace, name string)
+	Applied(gvr schema.GroupVersionResource, namespace, name, cluster string, obj *unstructured.Unstructured, overwrite bool)
 }
 
 // dispatch writes the per-cluster objects of the committed template to the Ready members in parallel,
@@ -74,7 +77,9 @@ func (d dispatch) Admit(ctx context.Context, a *Attributes) error {
 			}
 			if err != nil {
 				logger.V(2).Info("Dispatch left to the reconciler", "err", err)
+				return
 			}
+			d.enqueuer.Applied(a.GVR, a.Committed.GetNamespace(), a.Committed.GetName(), name, cp.Object, overwrite)
 		}()
 	}
 	wg.Wait()

@@ -112,6 +112,9 @@ func (r *recordingEnqueuer) Enqueue(_ schema.GroupVersionResource, ns, name stri
 	r.keys = append(r.keys, ns+"/"+name)
 }
 
+func (r *recordingEnqueuer) Applied(schema.GroupVersionResource, string, string, string, *unstructured.Unstructured, bool) {
+}
+
 func serve(t *testing.T, chain Chain, verb, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest("POST", "/api/v1/namespaces/default/configmaps", strings.NewReader(body))

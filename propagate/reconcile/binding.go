@@ -221,6 +221,7 @@ func (c *Controller) writeBinding(ctx context.Context, k *kind, obj *unstructure
 			return fmt.Errorf("update status of binding %s: %w", next.Name, err)
 		}
 	}
-	c.emit(obj, bindingEvents(prev, bindingView{clusters: d.spec.Clusters, status: status, record: readRecord(cur.Annotations)}))
+	c.emit(obj, bindingEvents(prev, bindingView{clusters: d.spec.Clusters, status: status, record: readRecord(cur.Annotations),
+		overrides: appliedOverrides(cur.Annotations)}))
 	return nil
 }

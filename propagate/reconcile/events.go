@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
 )
 
@@ -40,6 +42,38 @@ type bindingView struct {
 	clusters []workv1alpha2.TargetCluster
 	status   workv1alpha2.ResourceBindingStatus
 	record   map[string]string
+	// overrides names, per cluster, the override policies applied to its copy.
+	overrides map[string][]string
+}
+
+// appliedOverrides reads the policy names per cluster from a binding's applied-overrides and
+// applied-cluster-overrides annotations (see overrideAnnotations).
+func appliedOverrides(annotations map[string]string) map[string][]string {
+	out := map[string][]string{}
+	for _, key := range overrideAnnotations {
+		var perCluster map[string][]struct {
+			PolicyName string `json:"policyName"`
+		}
+		if json.Unmarshal([]byte(annotations[key]), &perCluster) != nil {
+			continue
+		}
+		kind := "OverridePolicy"
+		if key == policyv1alpha1.AppliedClusterOverrides {
+			kind = "ClusterOverridePolicy"
+		}
+		for cluster, applied := range perCluster {
+			for _, a := range applied {
+				name := kind + " " + a.PolicyName
+				if !slices.Contains(out[cluster], name) {
+					out[cluster] = append(out[cluster], name)
+				}
+			}
+		}
+	}
+	for c := range out {
+		slices.Sort(out[c])
+	}
+	return out
 }
 
 // bindingEvents says what changed between two states of a binding, as events on its template.
@@ -75,7 +109,11 @@ func bindingEvents(prev, next bindingView) []event {
 		switch {
 		case it.Applied:
 			if !had || !p.Applied || prev.record[it.ClusterName] != next.record[it.ClusterName] {
-				out = append(out, event{corev1.EventTypeNormal, ReasonApplySucceeded, "Applied to cluster " + it.ClusterName})
+				msg := "Applied to cluster " + it.ClusterName
+				if ov := next.overrides[it.ClusterName]; len(ov) > 0 {
+					msg += " with overrides from " + strings.Join(ov, ", ")
+				}
+				out = append(out, event{corev1.EventTypeNormal, ReasonApplySucceeded, msg})
 			}
 		case it.AppliedMessage != "" && it.AppliedMessage != notAppliedYetReason:
 			if !had || p.AppliedMessage != it.AppliedMessage {

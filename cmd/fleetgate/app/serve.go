@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -273,6 +274,10 @@ type enqueuer struct{ c *reconcile.Controller }
 
 func (e enqueuer) Enqueue(gvr schema.GroupVersionResource, namespace, name string) {
 	e.c.Enqueue(reconcile.Key{Resource: gvr, Namespace: namespace, Name: name})
+}
+
+func (e enqueuer) Applied(gvr schema.GroupVersionResource, namespace, name, cluster string, obj *unstructured.Unstructured, overwrite bool) {
+	e.c.Applied(reconcile.Key{Resource: gvr, Namespace: namespace, Name: name}, cluster, obj, overwrite)
 }
 
 // watchHost keeps the readiness error current: the gateway is ready while the host's /readyz is.
