@@ -190,7 +190,16 @@ func createMemberIdentities(ctx context.Context, member kubernetes.Interface, ex
 	sas := member.CoreV1().ServiceAccounts(memberNamespace)
 	for _, name := range []string{propagatorSA, impersonatorSA} {
 		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: memberNamespace, Labels: labels}}
-		if _, err := sas.Create(ctx, sa, opts); err != nil {
+		_, err := sas.Create(ctx, sa, opts)
+		if apierrors.IsAlreadyExists(err) {
+			// Left by an unjoin --force that could not reach the member: adopt it if it is ours.
+			if cur, gerr := sas.Get(ctx, name, metav1.GetOptions{}); gerr == nil && cur.Labels[managedByLabel] == managedByValue {
+				err = nil
+			} else {
+				err = fmt.Errorf("it exists and was not created by fleetgate")
+			}
+		}
+		if err != nil {
 			return "", "", fmt.Errorf("create service account %s/%s: %w", memberNamespace, name, err)
 		}
 		undo.push(func(ctx context.Context) error { return ignoreNotFound(sas.Delete(ctx, name, metav1.DeleteOptions{})) })
@@ -203,7 +212,16 @@ func createMemberIdentities(ctx context.Context, member kubernetes.Interface, ex
 		},
 	}
 	roles := member.RbacV1().ClusterRoles()
-	if _, err := roles.Create(ctx, role, opts); err != nil {
+	_, err = roles.Create(ctx, role, opts)
+	if apierrors.IsAlreadyExists(err) {
+		if cur, gerr := roles.Get(ctx, impersonatorRole, metav1.GetOptions{}); gerr == nil && cur.Labels[managedByLabel] == managedByValue {
+			cur.Rules = role.Rules
+			_, err = roles.Update(ctx, cur, metav1.UpdateOptions{FieldManager: managedByValue})
+		} else {
+			err = fmt.Errorf("it exists and was not created by fleetgate")
+		}
+	}
+	if err != nil {
 		return "", "", fmt.Errorf("create cluster role %s: %w", impersonatorRole, err)
 	}
 	undo.push(func(ctx context.Context) error {

@@ -129,4 +129,26 @@ func TestUnjoinThenJoinAgain(t *testing.T) {
 	if r := framework.Fleetgate(t, "unjoin", "member2", "--kubeconfig", gw); r.Err == nil || !strings.Contains(r.Stderr, "member2 is not joined") {
 		t.Errorf("unjoin of an unknown cluster: %v %s", r.Err, r.Stderr)
 	}
+
+	// A member that is down cannot be cleaned: unjoin refuses, unless --force; joining it again
+	// later adopts what was left there.
+	join()
+	if err := m.StopAPIServer(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r := framework.Fleetgate(t, "unjoin", "member2", "--kubeconfig", gw)
+	if r.Err == nil || !strings.Contains(r.Stderr, "--force") {
+		t.Errorf("unjoin of an unreachable member without --force: %v %s", r.Err, r.Stderr)
+	}
+	if r := framework.Fleetgate(t, "unjoin", "member2", "--kubeconfig", gw, "--force"); r.Err != nil {
+		t.Fatalf("unjoin --force: %v\n%s", r.Err, r.Stderr)
+	}
+	assertNothingLeft(t, "member2")
+	if err := m.StartAPIServer(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	join()
+	if r := framework.Fleetgate(t, "unjoin", "member2", "--kubeconfig", gw, "--cluster-kubeconfig", m.Kubeconfig); r.Err != nil {
+		t.Fatalf("final unjoin: %v\n%s", r.Err, r.Stderr)
+	}
 }
