@@ -74,15 +74,10 @@ func Join(ctx context.Context, o JoinOptions) error {
 	if err != nil {
 		return fmt.Errorf("cluster %s: %w", o.Name, err)
 	}
-	hostClient, err := kubernetes.NewForConfig(o.Host)
+	hostClient, clusters, err := hostClients(o.Host)
 	if err != nil {
-		return fmt.Errorf("control plane client: %w", err)
+		return err
 	}
-	hostDyn, err := dynamic.NewForConfig(o.Host)
-	if err != nil {
-		return fmt.Errorf("control plane client: %w", err)
-	}
-	clusters := client.Clusters(hostDyn)
 
 	// Preflight: the member answers and accepts the kubeconfig; the name is free.
 	v, err := member.Discovery().ServerVersion()
@@ -148,6 +143,19 @@ func Join(ctx context.Context, o JoinOptions) error {
 	}
 	fmt.Fprintf(out, "cluster(%s) is joined successfully\n", o.Name)
 	return nil
+}
+
+// hostClients returns the typed and Cluster clients of the control plane.
+func hostClients(cfg *rest.Config) (kubernetes.Interface, *client.Resource[clusterv1alpha1.Cluster, *clusterv1alpha1.Cluster], error) {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("control plane client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("control plane client: %w", err)
+	}
+	return kube, client.Clusters(dyn), nil
 }
 
 // ValidateClusterName checks a cluster name: a DNS-1123 label of at most 48 characters.

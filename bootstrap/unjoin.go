@@ -8,11 +8,9 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/fleetgate/fleetgate/apis/client"
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	"github.com/fleetgate/fleetgate/bootstrap/access"
 )
@@ -40,15 +38,10 @@ func Unjoin(ctx context.Context, o UnjoinOptions) error {
 	if out == nil {
 		out = io.Discard
 	}
-	hostClient, err := kubernetes.NewForConfig(o.Host)
+	hostClient, clusters, err := hostClients(o.Host)
 	if err != nil {
-		return fmt.Errorf("control plane client: %w", err)
+		return err
 	}
-	hostDyn, err := dynamic.NewForConfig(o.Host)
-	if err != nil {
-		return fmt.Errorf("control plane client: %w", err)
-	}
-	clusters := client.Clusters(hostDyn)
 	c, err := clusters.Get(ctx, "", o.Name)
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("cluster %s is not joined", o.Name)
