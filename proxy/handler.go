@@ -42,6 +42,9 @@ type Config struct {
 	// (webhook.Handles decides which); it is given the host as the caller. Nil: every request goes
 	// straight to the host.
 	Pipeline func(host webhook.Host) http.Handler
+	// MayPropagate, when set, narrows what enters the pipeline further: a write it refuses goes
+	// straight to the host (webhook.MayClaim: no policy could claim it).
+	MayPropagate func(info *request.RequestInfo) bool
 }
 
 func (c Config) validate() error {
@@ -103,7 +106,7 @@ func NewHandler(c Config) (http.Handler, error) {
 		pipeline := c.Pipeline(host)
 		router.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
 			info, ok := request.RequestInfoFrom(r.Context())
-			return ok && webhook.Handles(info)
+			return ok && webhook.Handles(info) && (c.MayPropagate == nil || c.MayPropagate(info))
 		}).Handler(pipeline)
 	}
 	router.PathPrefix("/").Handler(host)

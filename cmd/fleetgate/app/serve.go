@@ -16,9 +16,12 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 
 	"github.com/fleetgate/fleetgate/apis/client"
 	"github.com/fleetgate/fleetgate/apis/crds"
@@ -210,8 +213,11 @@ func (c *serveConfig) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// One discovery-backed mapper for the reconciler and the pipeline's "could any policy claim
+	// this kind" check; it resets itself when it meets a kind it does not know.
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.hostKube.Discovery()))
 	reconciler := reconcile.New(reconcile.Options{
-		Host: reconcilerHost, Kube: c.hostKube, Cache: objects, Members: members, Workers: c.opts.Workers,
+		Host: reconcilerHost, Kube: c.hostKube, Cache: objects, Members: members, Workers: c.opts.Workers, Mapper: mapper,
 	})
 	notYet := errors.New("starting")
 	c.readiness.Store(&notYet)
@@ -225,9 +231,10 @@ func (c *serveConfig) run(ctx context.Context) error {
 			}
 			return *c.readiness.Load()
 		},
-		Metrics:   proxy.NewMetrics(),
-		Profiling: c.opts.Profiling,
-		Public:    admission.Handlers(),
+		Metrics:      proxy.NewMetrics(),
+		Profiling:    c.opts.Profiling,
+		Public:       admission.Handlers(),
+		MayPropagate: func(info *request.RequestInfo) bool { return webhook.MayClaim(objects, mapper, info) },
 		Pipeline: func(host webhook.Host) http.Handler {
 			return webhook.NewHandler(webhook.NewPipeline(webhook.Config{
 				Host: host, Cache: objects, Observer: objects, Clients: members, Enqueuer: enqueuer{reconciler},
