@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
 	"github.com/fleetgate/fleetgate/propagate/member"
@@ -61,7 +62,7 @@ func (d dispatch) Admit(ctx context.Context, a *Attributes) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	for name, cp := range p.Clusters {
-		if cp.Err != nil || !clusterReady(cp.Cluster) || suspendedOn(p.Spec.Suspension, name) {
+		if cp.Err != nil || !clusterv1alpha1.IsReady(cp.Cluster) || suspendedOn(p.Spec.Suspension, name) {
 			continue
 		}
 		wg.Add(1)

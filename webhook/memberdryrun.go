@@ -10,7 +10,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -57,7 +56,7 @@ func (m memberDryRun) Validate(ctx context.Context, a *Attributes) error {
 			failures[name] = cp.Err.Error()
 			continue
 		}
-		if !clusterReady(cp.Cluster) {
+		if !clusterv1alpha1.IsReady(cp.Cluster) {
 			continue
 		}
 		wg.Add(1)
@@ -142,10 +141,6 @@ func gvrString(gvr schema.GroupVersionResource) string {
 		return gvr.Version + "/" + gvr.Resource
 	}
 	return gvr.Resource + "." + gvr.Group + "/" + gvr.Version
-}
-
-func clusterReady(c *clusterv1alpha1.Cluster) bool {
-	return c != nil && meta.IsStatusConditionTrue(c.Status.Conditions, clusterv1alpha1.ClusterConditionReady)
 }
 
 // rejectedByMembers is the client's error: 422 Invalid, one cause per cluster.

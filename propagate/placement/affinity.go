@@ -77,27 +77,13 @@ func effectiveTaints(c *clusterv1alpha1.Cluster) []corev1.Taint {
 			taints = append(slices.Clip(taints), corev1.Taint{Key: key, Effect: effect})
 		}
 	}
-	if !clusterReady(c) {
+	if !clusterv1alpha1.IsReady(c) {
 		implied(clusterv1alpha1.TaintClusterNotReady, corev1.TaintEffectNoSchedule)
 	}
 	if c.DeletionTimestamp != nil {
 		implied(clusterv1alpha1.TaintClusterTerminating, corev1.TaintEffectNoExecute)
 	}
 	return taints
-}
-
-func clusterReady(c *clusterv1alpha1.Cluster) bool {
-	cond := findCondition(c.Status.Conditions, clusterv1alpha1.ClusterConditionReady)
-	return cond != nil && cond.Status == metav1.ConditionTrue
-}
-
-func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == t {
-			return &conds[i]
-		}
-	}
-	return nil
 }
 
 // taintMismatch returns "" when tolerations let the object be on c, otherwise the untolerated

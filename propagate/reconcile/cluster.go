@@ -35,7 +35,7 @@ type clusterState struct {
 }
 
 func stateOf(c *clusterv1alpha1.Cluster) clusterState {
-	return clusterState{ready: clusterReady(c), generation: c.Generation, labels: labels.Set(c.Labels).String()}
+	return clusterState{ready: clusterv1alpha1.IsReady(c), generation: c.Generation, labels: labels.Set(c.Labels).String()}
 }
 
 func (d *dispatcher) namespaceKnown(ns string) bool {
@@ -194,7 +194,7 @@ func (c *Controller) readyDispatchers() []*dispatcher {
 	defer c.mu.Unlock()
 	var out []*dispatcher
 	for _, d := range c.dispatchers {
-		if cl, ok := c.cache.Cluster(d.name); ok && clusterReady(cl) {
+		if cl, ok := c.cache.Cluster(d.name); ok && clusterv1alpha1.IsReady(cl) {
 			out = append(out, d)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
 	"github.com/fleetgate/fleetgate/propagate/claim"
 	"github.com/fleetgate/fleetgate/propagate/member"
@@ -104,7 +105,7 @@ func (c *Controller) removeAll(key Key, k *kind, obj *unstructured.Unstructured,
 	set := holders(cur, slots)
 	if everywhere {
 		for _, cl := range c.cache.Clusters() {
-			if clusterReady(cl) && !slices.Contains(set, cl.Name) {
+			if clusterv1alpha1.IsReady(cl) && !slices.Contains(set, cl.Name) {
 				set = append(set, cl.Name)
 			}
 		}

@@ -2,10 +2,7 @@ package reconcile
 
 import (
 	"context"
-	"slices"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
@@ -25,21 +22,7 @@ func (c *Controller) syncNamespace(ctx context.Context, key Key, ns *unstructure
 	ref := "v1/Namespace//" + key.Name
 	slots := c.tracker.snapshot(key)
 	if ns == nil || ns.GetDeletionTimestamp() != nil {
-		set := holders(nil, slots)
-		for _, cl := range c.cache.Clusters() {
-			if clusterReady(cl) && !slices.Contains(set, cl.Name) {
-				set = append(set, cl.Name)
-			}
-		}
-		done := true
-		for _, h := range set {
-			if _, exists := c.cache.Cluster(h); !exists {
-				continue
-			}
-			d, _ := c.removeCopy(key, h, nil, c.kinds.byResource(namespacesGVR), ref, false, slots[h])
-			done = done && d
-		}
-		if done {
+		if c.removeAll(key, c.kinds.byResource(namespacesGVR), nil, ref, nil, false, true) {
 			c.tracker.forget(key)
 		}
 		return nil
@@ -48,7 +31,7 @@ func (c *Controller) syncNamespace(ctx context.Context, key Key, ns *unstructure
 		return nil
 	}
 	for _, cl := range c.cache.Clusters() {
-		if !clusterReady(cl) {
+		if !clusterv1alpha1.IsReady(cl) {
 			continue
 		}
 		s := slots[cl.Name]
@@ -61,9 +44,4 @@ func (c *Controller) syncNamespace(ctx context.Context, key Key, ns *unstructure
 		c.dispatch(key, cl.Name, &work{action: actNamespace, gvr: namespacesGVR, name: key.Name, ref: ref})
 	}
 	return nil
-}
-
-// clusterReady reports whether a Cluster's Ready condition is True.
-func clusterReady(c *clusterv1alpha1.Cluster) bool {
-	return meta.IsStatusConditionPresentAndEqual(c.Status.Conditions, clusterv1alpha1.ClusterConditionReady, metav1.ConditionTrue)
 }

@@ -65,7 +65,6 @@ func overridesBench(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 	}
-	time.Sleep(time.Second) // let the gateway's cache see the policies
 	var none, ops []time.Duration
 	for r := 0; r < o.rounds; r++ {
 		for i := 0; i < o.creates; i++ {

@@ -191,11 +191,8 @@ func setupNamespace(ctx context.Context, gw *clients, ns string) error {
 	}}
 	_, err := gw.dyn.Resource(schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "propagationpolicies"}).
 		Namespace(ns).Create(ctx, pp, metav1.CreateOptions{})
-	if err != nil {
-		return err
-	}
-	time.Sleep(time.Second) // let the gateway's policy cache see it
-	return nil
+	// Written through the gateway, the policy is in its cache at once (read your writes).
+	return err
 }
 
 func newDeployment(name string) *appsv1.Deployment {

@@ -37,7 +37,7 @@ func TestPlacementFeatures(t *testing.T) {
   clusterNames: [member9]
 - affinityName: dev
   labelSelector: {matchLabels: {env: dev}}`, "member2=1"},
-		{"spread by region picks one group", `clusterAffinity: {clusterNames: [member1, member2]}
+		{"spread by cluster with maxGroups 1 picks one cluster", `clusterAffinity: {clusterNames: [member1, member2]}
 spreadConstraints:
 - {spreadByField: cluster, maxGroups: 1, minGroups: 1}`, ""},
 	}
