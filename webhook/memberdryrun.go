@@ -47,16 +47,19 @@ func (m memberDryRun) Validate(ctx context.Context, a *Attributes) error {
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	overwrite := a.Plan.Spec.ConflictResolution == policyv1alpha1.ConflictOverwrite
-	var mu sync.Mutex
+	// Override failures are recorded before any dry run starts: from then on failures is written
+	// only under mu.
 	failures := map[string]string{}
-	a.Checked = map[string]bool{}
-	var wg sync.WaitGroup
 	for name, cp := range a.Plan.Clusters {
 		if cp.Err != nil {
 			failures[name] = cp.Err.Error()
-			continue
 		}
-		if !clusterv1alpha1.IsReady(cp.Cluster) {
+	}
+	var mu sync.Mutex
+	a.Checked = map[string]bool{}
+	var wg sync.WaitGroup
+	for name, cp := range a.Plan.Clusters {
+		if cp.Err != nil || !clusterv1alpha1.IsReady(cp.Cluster) {
 			continue
 		}
 		wg.Add(1)
