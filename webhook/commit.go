@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"mime"
 
+	"github.com/fleetgate/fleetgate/propagate/names"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -15,9 +17,6 @@ import (
 
 	"github.com/fleetgate/fleetgate/propagate/claim"
 )
-
-// Finalizer keeps a propagated template until every member copy is gone.
-const Finalizer = "fleetgate.io/propagation"
 
 // commit sends the real write to the host. A claimed object written as a create or update gets the
 // propagation finalizer and the claim annotations in the same write (a protobuf or CBOR body is
@@ -70,10 +69,10 @@ func withPropagationMarks(obj *unstructured.Unstructured, ref claim.Ref) ([]byte
 	fins := obj.GetFinalizers()
 	has := false
 	for _, f := range fins {
-		has = has || f == Finalizer
+		has = has || f == names.Finalizer
 	}
 	if !has {
-		obj.SetFinalizers(append(fins, Finalizer))
+		obj.SetFinalizers(append(fins, names.Finalizer))
 	}
 	claim.Set(obj, ref)
 	return obj.MarshalJSON()

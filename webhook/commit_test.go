@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/fleetgate/fleetgate/propagate/names"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -63,7 +65,7 @@ func TestCommitHandlesProtobuf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fs := sent.GetFinalizers(); len(fs) != 1 || fs[0] != Finalizer || claim.Of(sent).Name != "cms" {
+	if fs := sent.GetFinalizers(); len(fs) != 1 || fs[0] != names.Finalizer || claim.Of(sent).Name != "cms" {
 		t.Errorf("marks missing: finalizers %v, claim %+v", fs, claim.Of(sent))
 	}
 	if v, _, _ := unstructured.NestedString(sent.Object, "data", "a"); v != "b" {

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetgate/fleetgate/propagate/names"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
@@ -50,7 +52,7 @@ func (d dispatch) Admit(ctx context.Context, a *Attributes) error {
 	if !p.Claimed() || (p.Spec.Suspension != nil && p.Spec.Suspension.Dispatching != nil && *p.Spec.Suspension.Dispatching) {
 		return nil
 	}
-	applied := appliedClusters(d.cache, a.Committed.GetNamespace(), plan.BindingName(a.Committed.GetKind(), a.Committed.GetName()))
+	applied := appliedClusters(d.cache, a.Committed.GetNamespace(), names.BindingName(a.Committed.GetKind(), a.Committed.GetName()))
 	overwrite := p.Spec.ConflictResolution == policyv1alpha1.ConflictOverwrite
 	// What member dry-run checked holds for the committed object only if it has the same name
 	// (generateName gives the real write another one).

@@ -3,6 +3,8 @@ package webhook
 import (
 	"context"
 
+	"github.com/fleetgate/fleetgate/propagate/names"
+
 	"k8s.io/klog/v2"
 
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
@@ -35,7 +37,7 @@ func planInput(l Lister, template interface {
 		ClusterOverridePolicies:    l.ClusterOverridePolicies(),
 		Clusters:                   l.Clusters(),
 	}
-	name := plan.BindingName(template.GetKind(), template.GetName())
+	name := names.BindingName(template.GetKind(), template.GetName())
 	if ns != "" {
 		in.PropagationPolicies = l.PropagationPolicies(ns)
 		in.OverridePolicies = l.OverridePolicies(ns)

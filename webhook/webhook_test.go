@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fleetgate/fleetgate/propagate/names"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/endpoints/request"
@@ -146,7 +148,7 @@ func TestPipelineCommitsClaimedObjectsWithFinalizerAndClaim(t *testing.T) {
 	if err := committed.UnmarshalJSON([]byte(strings.TrimPrefix(host.requests[1], "commit "))); err != nil {
 		t.Fatal(err)
 	}
-	if fs := committed.GetFinalizers(); len(fs) != 1 || fs[0] != Finalizer {
+	if fs := committed.GetFinalizers(); len(fs) != 1 || fs[0] != names.Finalizer {
 		t.Errorf("committed finalizers %v", fs)
 	}
 	if ref := claim.Of(committed); ref.Name != "cms" || ref.Namespace != "default" {
@@ -217,3 +219,35 @@ type funcPlugin func(context.Context, *Attributes) error
 
 func (funcPlugin) Handles(Operation) bool                           { return true }
 func (f funcPlugin) Admit(ctx context.Context, a *Attributes) error { return f(ctx, a) }
+
+// bindingLister is a Lister that holds bindings by name.
+type bindingLister struct {
+	fakeLister
+	rbs map[string]*workv1alpha2.ResourceBinding
+}
+
+func (l bindingLister) ResourceBinding(ns, name string) (*workv1alpha2.ResourceBinding, bool) {
+	rb, ok := l.rbs[ns+"/"+name]
+	return rb, ok
+}
+
+// Admission finds the binding the reconciler wrote (named by names.BindingName, as the reconciler
+// names it): the last placement is kept for names with ':' and for 253-character names.
+func TestPlanInputFindsTheReconcilersBinding(t *testing.T) {
+	for _, tc := range []struct{ kind, name string }{
+		{"Role", "system:x"}, {"ConfigMap", strings.Repeat("c", 253)}, {"Deployment", "web"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			rb := &workv1alpha2.ResourceBinding{}
+			rb.Spec.Clusters = []workv1alpha2.TargetCluster{{Name: "member1"}}
+			l := bindingLister{rbs: map[string]*workv1alpha2.ResourceBinding{"ns/" + names.BindingName(tc.kind, tc.name): rb}}
+			tmpl := &unstructured.Unstructured{}
+			tmpl.SetKind(tc.kind)
+			tmpl.SetNamespace("ns")
+			tmpl.SetName(tc.name)
+			if in := planInput(l, tmpl); len(in.Previous) != 1 || in.Previous[0].Name != "member1" {
+				t.Errorf("planInput found no previous placement for %s %q: %+v", tc.kind, tc.name, in.Previous)
+			}
+		})
+	}
+}

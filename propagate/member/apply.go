@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/fleetgate/fleetgate/propagate/names"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,7 +72,7 @@ func Apply(ctx context.Context, c dynamic.Interface, gvr schema.GroupVersionReso
 			return nil, err
 		}
 	}
-	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	opts := metav1.ApplyOptions{FieldManager: names.FieldManager, Force: true}
 	if o.DryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
@@ -117,7 +119,7 @@ func EnsureNamespace(ctx context.Context, c dynamic.Interface, ns string) error 
 	u.SetName(ns)
 	u.SetLabels(map[string]string{LabelManaged: "true"})
 	u.SetAnnotations(map[string]string{AnnotationTemplate: "v1/Namespace//" + ns})
-	_, err := c.Resource(namespaceGVR).Create(ctx, u, metav1.CreateOptions{FieldManager: FieldManager})
+	_, err := c.Resource(namespaceGVR).Create(ctx, u, metav1.CreateOptions{FieldManager: names.FieldManager})
 	if err == nil || apierrors.IsAlreadyExists(err) {
 		return nil
 	}

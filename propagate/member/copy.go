@@ -15,8 +15,6 @@ const (
 	AnnotationTemplate = "fleetgate.io/template"
 	// AnnotationTemplateUID is the template's UID in the host.
 	AnnotationTemplateUID = "fleetgate.io/template-uid"
-	// FieldManager is the field manager of every write to a member.
-	FieldManager = "fleetgate"
 )
 
 // TemplateRef names a template as AnnotationTemplate does.

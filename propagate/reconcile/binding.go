@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/fleetgate/fleetgate/propagate/names"
+
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,7 +45,7 @@ func toCluster(b *workv1alpha2.ResourceBinding) *workv1alpha2.ClusterResourceBin
 }
 
 func (b bindingClient) create(ctx context.Context, rb *workv1alpha2.ResourceBinding, namespaced bool) (*workv1alpha2.ResourceBinding, error) {
-	opts := metav1.CreateOptions{FieldManager: FieldManager}
+	opts := metav1.CreateOptions{FieldManager: names.FieldManager}
 	if namespaced {
 		return b.rb.Create(ctx, rb, opts)
 	}
@@ -55,7 +57,7 @@ func (b bindingClient) create(ctx context.Context, rb *workv1alpha2.ResourceBind
 }
 
 func (b bindingClient) update(ctx context.Context, rb *workv1alpha2.ResourceBinding, namespaced, status bool) (*workv1alpha2.ResourceBinding, error) {
-	opts := metav1.UpdateOptions{FieldManager: FieldManager}
+	opts := metav1.UpdateOptions{FieldManager: names.FieldManager}
 	switch {
 	case namespaced && status:
 		return b.rb.UpdateStatus(ctx, rb, opts)
@@ -94,7 +96,7 @@ func (b bindingClient) delete(ctx context.Context, rb *workv1alpha2.ResourceBind
 
 // binding returns the template's binding from the cache (never to be mutated), nil when none.
 func (c *Controller) binding(k *kind, key Key) *workv1alpha2.ResourceBinding {
-	name := BindingName(k.gvk.Kind, key.Name)
+	name := names.BindingName(k.gvk.Kind, key.Name)
 	if k.namespaced {
 		b, ok := c.cache.ResourceBinding(key.Namespace, name)
 		if !ok {
@@ -180,7 +182,7 @@ func (c *Controller) writeBinding(ctx context.Context, k *kind, obj *unstructure
 	if cur == nil {
 		b := &workv1alpha2.ResourceBinding{
 			ObjectMeta: metav1.ObjectMeta{
-				Name:   BindingName(obj.GetKind(), obj.GetName()),
+				Name:   names.BindingName(obj.GetKind(), obj.GetName()),
 				Labels: map[string]string{workv1alpha2.ResourceBindingPermanentIDLabel: string(uuid.NewUUID())},
 			},
 			Spec: d.spec,

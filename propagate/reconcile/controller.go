@@ -23,13 +23,6 @@ import (
 	"github.com/fleetgate/fleetgate/propagate/cache"
 )
 
-// FieldManager is the field manager of the reconciler's writes to the host (templates' claim and
-// finalizer, bindings); member writes use member.FieldManager, the same name.
-const FieldManager = "fleetgate"
-
-// Finalizer keeps a claimed template until every member copy is gone.
-const Finalizer = "fleetgate.io/propagation"
-
 // Controller reconciles templates, their member copies and their bindings.
 type Controller struct {
 	opts        Options

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/fleetgate/fleetgate/propagate/names"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
@@ -21,7 +23,7 @@ import (
 // its claim annotations and finalizer. Most objects of a watched kind were never propagated and
 // cost nothing here.
 func (c *Controller) release(ctx context.Context, key Key, k *kind, obj *unstructured.Unstructured, cur *workv1alpha2.ResourceBinding, p *plan.Plan) error {
-	hasFinalizer := slices.Contains(obj.GetFinalizers(), Finalizer)
+	hasFinalizer := slices.Contains(obj.GetFinalizers(), names.Finalizer)
 	claimed := !claim.Of(obj).IsZero() && claim.PropagatableObject(obj)
 	if cur == nil && !hasFinalizer && !claimed && len(c.tracker.snapshot(key)) == 0 {
 		return nil
@@ -52,7 +54,7 @@ func (c *Controller) release(ctx context.Context, key Key, k *kind, obj *unstruc
 // be reached keeps the template Terminating until it can, or until it is unjoined.
 func (c *Controller) syncDeleting(ctx context.Context, key Key, k *kind, obj *unstructured.Unstructured) error {
 	cur := c.binding(k, key)
-	hasFinalizer := slices.Contains(obj.GetFinalizers(), Finalizer)
+	hasFinalizer := slices.Contains(obj.GetFinalizers(), names.Finalizer)
 	if cur == nil && !hasFinalizer && len(c.tracker.snapshot(key)) == 0 {
 		return nil
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fleetgate/fleetgate/propagate/names"
+
 	"github.com/cenkalti/backoff/v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -149,7 +151,7 @@ func releaseCopy(ctx context.Context, dyn dynamic.Interface, w *work) error {
 		"labels":          map[string]any{member.LabelManaged: nil},
 		"annotations":     map[string]any{member.AnnotationTemplate: nil, member.AnnotationTemplateUID: nil},
 	}})
-	_, err = r.Patch(ctx, w.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: member.FieldManager})
+	_, err = r.Patch(ctx, w.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: names.FieldManager})
 	return err
 }
 

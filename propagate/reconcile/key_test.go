@@ -1,51 +1,11 @@
 package reconcile
 
 import (
-	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation"
 )
-
-func TestBindingName(t *testing.T) {
-	long := strings.Repeat("a", 250)
-	tests := []struct {
-		kind, name, want string
-	}{
-		{"Deployment", "nginx", "nginx-deployment"},
-		{"ConfigMap", "My-Config", "my-config-configmap"},
-		{"ClusterRole", "system:aggregate-to-edit", "system.aggregate-to-edit-clusterrole"},
-		{"ClusterRoleBinding", "a:b:c", "a.b.c-clusterrolebinding"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := BindingName(tc.kind, tc.name); got != tc.want {
-				t.Errorf("BindingName(%q, %q) = %q, want %q", tc.kind, tc.name, got, tc.want)
-			}
-		})
-	}
-	// Names that are not valid binding names get a hash suffix, stay valid and stay distinct.
-	for _, tc := range []struct{ kind, name string }{
-		{"ConfigMap", long},
-		{"ConfigMap", long + "b"},
-		{"Role", "odd@name"},
-		{"Role", "odd#name"},
-		{"Role", "@@@"},
-	} {
-		got := BindingName(tc.kind, tc.name)
-		if errs := validation.IsDNS1123Subdomain(got); len(errs) > 0 {
-			t.Errorf("BindingName(%q, %q) = %q: %v", tc.kind, tc.name, got, errs)
-		}
-		if got != BindingName(tc.kind, tc.name) {
-			t.Errorf("BindingName(%q, %q) is not stable", tc.kind, tc.name)
-		}
-	}
-	if BindingName("ConfigMap", long) == BindingName("ConfigMap", long+"b") || BindingName("Role", "odd@name") == BindingName("Role", "odd#name") {
-		t.Error("shortened binding names collide")
-	}
-}
 
 func TestParseTemplateRef(t *testing.T) {
 	tests := []struct {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/propagate/names"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -41,8 +43,8 @@ func TestTemplateWrittenToHostIsPropagated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(tmpl.Finalizers, reconcile.Finalizer) {
-		t.Errorf("template finalizers %v, want %s", tmpl.Finalizers, reconcile.Finalizer)
+	if !slices.Contains(tmpl.Finalizers, names.Finalizer) {
+		t.Errorf("template finalizers %v, want %s", tmpl.Finalizers, names.Finalizer)
 	}
 	if got := tmpl.Annotations[policyv1alpha1.PropagationPolicyNameAnnotation]; got != "cms" {
 		t.Errorf("claim annotation = %q, want cms", got)

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/fleetgate/fleetgate/propagate/names"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -320,12 +322,12 @@ func (c *Controller) recordClaim(ctx context.Context, k *kind, obj *unstructured
 	next := obj.DeepCopy()
 	changed := claim.Set(next, ref)
 	fins := next.GetFinalizers()
-	has := slices.Contains(fins, Finalizer)
+	has := slices.Contains(fins, names.Finalizer)
 	switch {
 	case finalizer && !has:
-		fins, changed = append(fins, Finalizer), true
+		fins, changed = append(fins, names.Finalizer), true
 	case !finalizer && has:
-		fins, changed = slices.DeleteFunc(fins, func(f string) bool { return f == Finalizer }), true
+		fins, changed = slices.DeleteFunc(fins, func(f string) bool { return f == names.Finalizer }), true
 	}
 	if !changed {
 		return obj, nil
@@ -349,7 +351,7 @@ func (c *Controller) recordClaim(ctx context.Context, k *kind, obj *unstructured
 	if err != nil {
 		return nil, err
 	}
-	out, err := c.resource(k, obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+	out, err := c.resource(k, obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: names.FieldManager})
 	if apierrors.IsNotFound(err) {
 		return nil, nil // gone meanwhile: its deletion brings the key back
 	}
