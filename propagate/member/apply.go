@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -103,6 +104,76 @@ func Delete(ctx context.Context, c dynamic.Interface, gvr schema.GroupVersionRes
 		return nil
 	}
 	return err
+}
+
+// Observed is a member copy as the caller saw it (in a list): which object it was, at which
+// version, and whose copy it said it was.
+type Observed struct {
+	Namespace, Name string
+	UID             types.UID
+	ResourceVersion string
+	// Template and TemplateUID are its AnnotationTemplate and AnnotationTemplateUID.
+	Template, TemplateUID string
+}
+
+// Observe records what obj is now.
+func Observe(obj *unstructured.Unstructured) Observed {
+	ann := obj.GetAnnotations()
+	return Observed{
+		Namespace: obj.GetNamespace(), Name: obj.GetName(),
+		UID: obj.GetUID(), ResourceVersion: obj.GetResourceVersion(),
+		Template: ann[AnnotationTemplate], TemplateUID: ann[AnnotationTemplateUID],
+	}
+}
+
+// isStill says whether cur is still the copy o saw: the same object (UID), managed, of the same
+// incarnation of the same template, and not being deleted.
+func (o Observed) isStill(cur *unstructured.Unstructured) bool {
+	ann := cur.GetAnnotations()
+	return cur.GetUID() == o.UID && IsManaged(cur) && cur.GetDeletionTimestamp() == nil &&
+		ann[AnnotationTemplate] == o.Template && ann[AnnotationTemplateUID] == o.TemplateUID
+}
+
+// deleteObservedAttempts bounds how often DeleteObserved retries an object that keeps changing.
+const deleteObservedAttempts = 3
+
+// DeleteObserved deletes the member object o saw, if it is still that copy, and says whether it
+// did. It never deletes another object of the same name (one re-created since, with another UID),
+// nor the same object once it has been rewritten for another template or another incarnation of
+// the template (a new template UID), nor one that is no longer managed: the delete carries UID and
+// resourceVersion preconditions, and when it conflicts because the object changed, the object is
+// read again and checked before the next attempt. Gone, changed into someone else's copy, or still
+// changing after a few attempts (the next sweep looks again) is not an error.
+func DeleteObserved(ctx context.Context, c dynamic.Interface, gvr schema.GroupVersionResource, o Observed) (deleted bool, err error) {
+	ri := resource(c, gvr, o.Namespace)
+	rv := o.ResourceVersion
+	for range deleteObservedAttempts {
+		if rv == "" {
+			cur, err := ri.Get(ctx, o.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, nil
+			}
+			if err != nil {
+				return false, fmt.Errorf("read %s: %w", o.Name, err)
+			}
+			if !o.isStill(cur) {
+				return false, nil
+			}
+			rv = cur.GetResourceVersion()
+		}
+		uid := o.UID
+		err := ri.Delete(ctx, o.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
+		switch {
+		case err == nil:
+			return true, nil
+		case apierrors.IsNotFound(err):
+			return false, nil
+		case !apierrors.IsConflict(err):
+			return false, fmt.Errorf("delete %s: %w", o.Name, err)
+		}
+		rv = "" // it changed since it was seen: look again
+	}
+	return false, nil
 }
 
 var namespaceGVR = corev1.SchemeGroupVersion.WithResource("namespaces")
