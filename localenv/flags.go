@@ -140,6 +140,8 @@ func gatewayArgs(hostKubeconfig string, port int, extra ...string) []string {
 		"--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(port),
 		"--advertise-address", "127.0.0.1",
+		// Tests kill and restart members and wait for Ready to follow (serve's defaults are Karmada's 30s).
+		"--cluster-failure-threshold", "3s", "--cluster-success-threshold", "1s",
 	}
 	return append(args, extra...)
 }

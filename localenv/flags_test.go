@@ -128,7 +128,8 @@ func TestComponentArgs(t *testing.T) {
 func TestGatewayArgs(t *testing.T) {
 	got := gatewayArgs("/s/gw.kubeconfig", 7, "--a", "--b=c")
 	want := []string{"serve", "--kubeconfig", "/s/gw.kubeconfig", "--bind-address", "127.0.0.1",
-		"--secure-port", "7", "--advertise-address", "127.0.0.1", "--a", "--b=c"}
+		"--secure-port", "7", "--advertise-address", "127.0.0.1",
+		"--cluster-failure-threshold", "3s", "--cluster-success-threshold", "1s", "--a", "--b=c"}
 	if !slices.Equal(got, want) {
 		t.Errorf("gatewayArgs = %q, want %q", got, want)
 	}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 
 	"github.com/fleetgate/fleetgate/apis/client"
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
@@ -27,34 +28,58 @@ import (
 
 const fieldManager = "fleetgate-cluster-status"
 
-// Options configure the controller.
+// Options configure the controller. The zero value of each field means its default.
 type Options struct {
-	// Period between two probes of one cluster (default 10s).
+	// Period between the starts of two probes of one cluster (default 10s). After a probe that took
+	// longer than half the period the next one waits half a period, so a slow member never keeps a
+	// worker busy without a break.
 	Period time.Duration
-	// Timeout of one probe (default 5s, at most Period).
+	// Timeout of one probe (default 5s). It is independent of Period: a member that answers more
+	// slowly than one period is not reported unreachable for that alone.
 	Timeout time.Duration
+	// FailureThreshold is how long a Ready cluster must fail its probes without a break before it is
+	// recorded Ready=False and tainted not-ready (default 30s, Karmada's --cluster-failure-threshold;
+	// zero: at the first failure).
+	FailureThreshold *time.Duration
+	// SuccessThreshold is how long a cluster recorded Ready=False must pass its probes without a
+	// break before it is recorded Ready=True and untainted (default 30s, Karmada's
+	// --cluster-success-threshold; zero: at the first success).
+	SuccessThreshold *time.Duration
 	// Workers probing in parallel (default 4).
 	Workers int
 	Clock   clock.WithTicker
 }
+
+// Defaults of Options.Timeout, and of Options.FailureThreshold and Options.SuccessThreshold.
+const (
+	DefaultTimeout   = 5 * time.Second
+	DefaultThreshold = 30 * time.Second
+)
 
 // Controller keeps every Cluster's status current.
 type Controller struct {
 	opts     Options
 	dyn      dynamic.Interface
 	clusters *client.Resource[clusterv1alpha1.Cluster, *clusterv1alpha1.Cluster]
-	access   access.Getter
+	prober   prober
+	health   *healthCache
 	informer cache.SharedIndexInformer
 	queue    workqueue.TypedRateLimitingInterface[string]
 }
 
-// New returns a controller over the host's Clusters that reaches members through a.
-func New(host dynamic.Interface, a access.Getter, o Options) *Controller {
+// withDefaults fills in the fields left zero.
+func (o Options) withDefaults() Options {
 	if o.Period == 0 {
 		o.Period = 10 * time.Second
 	}
-	if o.Timeout == 0 || o.Timeout > o.Period {
-		o.Timeout = min(5*time.Second, o.Period)
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.FailureThreshold == nil {
+		o.FailureThreshold = ptr.To(DefaultThreshold)
+	}
+	if o.SuccessThreshold == nil {
+		o.SuccessThreshold = ptr.To(DefaultThreshold)
 	}
 	if o.Workers == 0 {
 		o.Workers = 4
@@ -62,12 +87,19 @@ func New(host dynamic.Interface, a access.Getter, o Options) *Controller {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
+	return o
+}
+
+// New returns a controller over the host's Clusters that reaches members through a.
+func New(host dynamic.Interface, a access.Getter, o Options) *Controller {
+	o = o.withDefaults()
 	f := dynamicinformer.NewDynamicSharedInformerFactory(host, 0)
 	c := &Controller{
 		opts:     o,
 		dyn:      host,
 		clusters: client.Clusters(host),
-		access:   a,
+		prober:   accessProber{access: a, timeout: o.Timeout},
+		health:   newHealthCache(*o.FailureThreshold, *o.SuccessThreshold),
 		informer: f.ForResource(clusterv1alpha1.GroupVersion.WithResource("clusters")).Informer(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cluster-status", Clock: o.Clock}),
@@ -83,12 +115,14 @@ func New(host dynamic.Interface, a access.Getter, o Options) *Controller {
 			}
 			c.enqueue(cur)
 		},
+		// A deleted cluster's sync forgets its health.
+		DeleteFunc: c.enqueue,
 	})
 	return c
 }
 
 func (c *Controller) enqueue(obj any) {
-	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 		c.queue.Add(key)
 	}
 }
@@ -105,7 +139,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.informer.HasSynced) {
 		return fmt.Errorf("cluster-status: cache did not sync")
 	}
-	logger.Info("Started", "period", c.opts.Period, "workers", c.opts.Workers)
+	logger.Info("Started", "period", c.opts.Period, "timeout", c.opts.Timeout, "failureThreshold", *c.opts.FailureThreshold,
+		"successThreshold", *c.opts.SuccessThreshold, "workers", c.opts.Workers)
 	for range c.opts.Workers {
 		go wait.UntilWithContext(ctx, c.runWorker, time.Second)
 	}
@@ -141,43 +176,79 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return err
 	}
 	if !exists {
+		c.health.forget(name)
 		return nil
 	}
 	cur, err := client.FromUnstructured[clusterv1alpha1.Cluster](obj.(*unstructured.Unstructured))
 	if err != nil {
 		return err
 	}
-	defer c.queue.AddAfter(name, c.opts.Period)
+	start := c.opts.Clock.Now()
+	defer func() { c.queue.AddAfter(name, c.nextProbe(start)) }()
+	return c.record(ctx, cur, c.observe(ctx, cur))
+}
+
+// nextProbe is how long after now the probe after one that began at start is due: Period after
+// start, but at least half a Period from now.
+func (c *Controller) nextProbe(start time.Time) time.Duration {
+	return max(c.opts.Period-c.opts.Clock.Since(start), c.opts.Period/2)
+}
+
+// observe probes cur's member, at most for Timeout, and returns cur with the status to record: the
+// probe's, unless the health cache holds the recorded Ready condition until its threshold.
+func (c *Controller) observe(ctx context.Context, cur *clusterv1alpha1.Cluster) *clusterv1alpha1.Cluster {
 	pctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	p, probeErr := c.probe(pctx, name)
-
+	p, probeErr := c.prober.Probe(pctx, cur.Name)
 	want := cur.DeepCopy()
-	setReady(want, p, probeErr, c.opts.Clock.Now())
+	now := c.opts.Clock.Now()
+	if held, since := c.health.hold(cur, p.ready, now); held {
+		klog.FromContext(ctx).V(4).Info("Cluster health changed; Ready condition kept until the threshold",
+			"cluster", klog.KObj(cur), "healthy", p.ready, "since", since, "message", p.message)
+		return want
+	}
+	setReady(want, p, probeErr, now)
+	return want
+}
+
+// record writes want's status, and the not-ready taint that follows its recorded Ready condition,
+// to the host when they differ from cur.
+func (c *Controller) record(ctx context.Context, cur, want *clusterv1alpha1.Cluster) error {
 	if !equality.Semantic.DeepEqual(want.Status, cur.Status) {
 		updated, err := c.clusters.UpdateStatus(ctx, want, metav1.UpdateOptions{FieldManager: fieldManager})
 		if apierrors.IsNotFound(err) {
 			return nil // unjoined meanwhile
 		}
 		if err != nil {
-			return fmt.Errorf("update status of cluster %s: %w", name, err)
+			return fmt.Errorf("update status of cluster %s: %w", want.Name, err)
 		}
 		want.ResourceVersion = updated.ResourceVersion
 	}
-	if setNotReadyTaint(want, p.ready) {
+	if setNotReadyTaint(want, clusterv1alpha1.IsReady(want)) {
 		if _, err := c.clusters.Update(ctx, want, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("update taints of cluster %s: %w", name, err)
+			return fmt.Errorf("update taints of cluster %s: %w", want.Name, err)
 		}
 	}
 	return nil
 }
 
-func (c *Controller) probe(ctx context.Context, name string) (probe, error) {
-	cfg, err := c.access.Config(ctx, name)
+// prober looks at one member; sync bounds ctx by Options.Timeout.
+type prober interface {
+	Probe(ctx context.Context, cluster string) (probe, error)
+}
+
+// accessProber reaches members through bootstrap/access.
+type accessProber struct {
+	access  access.Getter
+	timeout time.Duration
+}
+
+func (a accessProber) Probe(ctx context.Context, name string) (probe, error) {
+	cfg, err := a.access.Config(ctx, name)
 	if err != nil {
 		return probe{message: err.Error()}, nil
 	}
-	cfg.Timeout = c.opts.Timeout
+	cfg.Timeout = a.timeout
 	return probeMember(ctx, cfg)
 }
 

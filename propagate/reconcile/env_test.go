@@ -123,7 +123,7 @@ func startEnv() (*testEnv, error) {
 			return nil, err
 		}
 	}
-	status := clusterstatus.New(e.host, access.NewHost(client.Clusters(e.host), e.kube), clusterstatus.Options{Period: time.Second})
+	status := clusterstatus.New(e.host, access.NewHost(client.Clusters(e.host), e.kube), clusterstatus.Options{Period: time.Second, FailureThreshold: new(3 * time.Second), SuccessThreshold: new(time.Second)})
 	go func() { _ = status.Run(runCtx) }()
 	for _, m := range env.Members {
 		if err := e.waitReady(ctx, m.Name, true); err != nil {

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/utils/ptr"
 
 	"github.com/fleetgate/fleetgate/apis/client"
 	"github.com/fleetgate/fleetgate/apis/crds"
@@ -44,12 +45,16 @@ type serveOptions struct {
 	AdvertiseAddress    string
 	TLSSANs             []string
 	ClusterStatusPeriod time.Duration
-	AuthCacheTTL        time.Duration
-	InstallCRDs         bool
-	Profiling           bool
-	MemberDryRun        bool
-	DispatchTimeout     time.Duration
-	Workers             int
+	// ClusterProbeTimeout, ClusterFailureThreshold and ClusterSuccessThreshold: see clusterstatus.Options.
+	ClusterProbeTimeout     time.Duration
+	ClusterFailureThreshold time.Duration
+	ClusterSuccessThreshold time.Duration
+	AuthCacheTTL            time.Duration
+	InstallCRDs             bool
+	Profiling               bool
+	MemberDryRun            bool
+	DispatchTimeout         time.Duration
+	Workers                 int
 }
 
 func newServeCommand() *cobra.Command {
@@ -57,11 +62,15 @@ func newServeCommand() *cobra.Command {
 		BindAddress:         "127.0.0.1",
 		SecurePort:          7443,
 		ClusterStatusPeriod: 10 * time.Second,
-		AuthCacheTTL:        10 * time.Second,
-		InstallCRDs:         true,
-		MemberDryRun:        true,
-		DispatchTimeout:     2 * time.Second,
-		Workers:             8,
+		// Karmada's defaults.
+		ClusterProbeTimeout:     clusterstatus.DefaultTimeout,
+		ClusterFailureThreshold: clusterstatus.DefaultThreshold,
+		ClusterSuccessThreshold: clusterstatus.DefaultThreshold,
+		AuthCacheTTL:            10 * time.Second,
+		InstallCRDs:             true,
+		MemberDryRun:            true,
+		DispatchTimeout:         2 * time.Second,
+		Workers:                 8,
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -85,6 +94,9 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress, "address clients use to reach the gateway (added to the serving certificate)")
 	f.StringSliceVar(&o.TLSSANs, "tls-san", nil, "extra DNS names or IPs for the serving certificate")
 	f.DurationVar(&o.ClusterStatusPeriod, "cluster-status-period", o.ClusterStatusPeriod, "how often each member's health is probed")
+	f.DurationVar(&o.ClusterProbeTimeout, "cluster-probe-timeout", o.ClusterProbeTimeout, "how long one probe of a member may take (independent of --cluster-status-period)")
+	f.DurationVar(&o.ClusterFailureThreshold, "cluster-failure-threshold", o.ClusterFailureThreshold, "how long a Ready member must fail its probes without a break before it is marked Ready=False and tainted not-ready (0: at once)")
+	f.DurationVar(&o.ClusterSuccessThreshold, "cluster-success-threshold", o.ClusterSuccessThreshold, "how long a not-ready member must pass its probes without a break before it is marked Ready=True again (0: at once)")
 	f.DurationVar(&o.AuthCacheTTL, "auth-cache-ttl", o.AuthCacheTTL, "how long TokenReview and SubjectAccessReview answers are cached")
 	f.BoolVar(&o.MemberDryRun, "member-dry-run", o.MemberDryRun, "dry-run every write on its target members before committing it; a member's rejection fails the write")
 	f.DurationVar(&o.DispatchTimeout, "dispatch-timeout", o.DispatchTimeout, "how long a write waits for its members before the reconciler takes over")
@@ -107,6 +119,15 @@ func (o *serveOptions) validate() error {
 	}
 	if o.ClusterStatusPeriod < time.Second {
 		errs = append(errs, fmt.Errorf("--cluster-status-period %s: must be at least 1s", o.ClusterStatusPeriod))
+	}
+	if o.ClusterProbeTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--cluster-probe-timeout %s: must be positive", o.ClusterProbeTimeout))
+	}
+	if o.ClusterFailureThreshold < 0 {
+		errs = append(errs, fmt.Errorf("--cluster-failure-threshold %s: must not be negative", o.ClusterFailureThreshold))
+	}
+	if o.ClusterSuccessThreshold < 0 {
+		errs = append(errs, fmt.Errorf("--cluster-success-threshold %s: must not be negative", o.ClusterSuccessThreshold))
 	}
 	if o.DispatchTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--dispatch-timeout %s: must be positive", o.DispatchTimeout))
@@ -203,7 +224,10 @@ func (c *serveConfig) run(ctx context.Context) error {
 	}
 	hostAccess := access.NewHost(client.Clusters(c.hostDyn), c.hostKube)
 	hostAccess.QPS, hostAccess.Burst = reconcile.DefaultMemberQPS, reconcile.DefaultMemberBurst
-	status := clusterstatus.New(c.hostDyn, hostAccess, clusterstatus.Options{Period: c.opts.ClusterStatusPeriod})
+	status := clusterstatus.New(c.hostDyn, hostAccess, clusterstatus.Options{
+		Period: c.opts.ClusterStatusPeriod, Timeout: c.opts.ClusterProbeTimeout,
+		FailureThreshold: ptr.To(c.opts.ClusterFailureThreshold), SuccessThreshold: ptr.To(c.opts.ClusterSuccessThreshold),
+	})
 	objects := cache.New(c.hostDyn)
 	members := member.NewClients(hostAccess)
 	// The reconciler writes template metadata and bindings at a high rate after a restart.
