@@ -2,41 +2,28 @@ package webhook
 
 import (
 	"context"
-	"sync"
 	"time"
 
-	"github.com/fleetgate/fleetgate/propagate/names"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 
-	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
-	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
-	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
-	"github.com/fleetgate/fleetgate/propagate/member"
-	"github.com/fleetgate/fleetgate/propagate/plan"
+	"github.com/fleetgate/fleetgate/propagate/claim"
 )
 
-// Enqueuer hands a template to the reconciler, and tells it which copies dispatch already wrote so
-// that it does not write them again.
-type Enqueuer interface {
-	Enqueue(gvr schema.GroupVersionResource, namespace, name string)
-	Applied(gvr schema.GroupVersionResource, namespace, name, cluster string, obj *unstructured.Unstructured, overwrite bool)
+// Dispatcher is the reconciler as the pipeline sees it: it takes a committed template and waits,
+// within ctx, until the template's Ready target clusters hold its copy. The reconciler's
+// per-member queues are the only writers to members; the pipeline never writes to them itself.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, kind schema.GroupKind, namespace, name, resourceVersion string, checked map[string]bool) error
 }
 
-// dispatch writes the per-cluster objects of the committed template to the Ready members in parallel,
-// bounded by timeout, so that the members already have them when the client's write returns. It is
-// an optimisation: whatever fails or takes longer is left to the reconciler, to which every
-// committed template is handed. Objects are derived from the committed object, never from the dry
-// run (generateName).
+// dispatch hands the committed template to the reconciler and waits for it, bounded by timeout, so
+// that the members already have their copies when the client's write returns. Whatever takes longer
+// is finished by the reconciler after the client got its answer.
 type dispatch struct {
 	handlesWrites
-	clients    MemberClients
-	namespaces *member.Namespaces
-	cache      Lister
+	dispatcher Dispatcher
 	timeout    time.Duration
-	enqueuer   Enqueuer
 }
 
 var _ MutationInterface = dispatch{}
@@ -45,15 +32,10 @@ func (d dispatch) Admit(ctx context.Context, a *Attributes) error {
 	if a.DryRun || a.Committed == nil {
 		return nil
 	}
-	defer d.enqueuer.Enqueue(a.GVR, a.Committed.GetNamespace(), a.Committed.GetName())
-	in := planInput(d.cache, a.Committed)
-	in.Template = a.Committed
-	p := plan.Compute(in)
-	if !p.Claimed() || (p.Spec.Suspension != nil && p.Spec.Suspension.Dispatching != nil && *p.Spec.Suspension.Dispatching) {
-		return nil
+	gvk := a.Committed.GroupVersionKind()
+	if !claim.Propagatable(gvk, "") {
+		return nil // policies and other kinds that are never templates
 	}
-	applied := appliedClusters(d.cache, a.Committed.GetNamespace(), names.BindingName(a.Committed.GetKind(), a.Committed.GetName()))
-	overwrite := p.Spec.ConflictResolution == policyv1alpha1.ConflictOverwrite
 	// What member dry-run checked holds for the committed object only if it has the same name
 	// (generateName gives the real write another one).
 	checked := a.Checked
@@ -62,58 +44,9 @@ func (d dispatch) Admit(ctx context.Context, a *Attributes) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeout)
 	defer cancel()
-	var wg sync.WaitGroup
-	for name, cp := range p.Clusters {
-		if cp.Err != nil || !clusterv1alpha1.IsReady(cp.Cluster) || suspendedOn(p.Spec.Suspension, name) {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			logger := klog.FromContext(ctx).WithValues("cluster", name, "template", klog.KObj(a.Committed))
-			c, err := d.clients.Dynamic(ctx, name)
-			if err == nil {
-				err = d.namespaces.Ensure(ctx, c, name, cp.Object.GetNamespace())
-			}
-			if err == nil {
-				_, err = member.Apply(ctx, c, a.GVR, cp.Object, member.ApplyOptions{Overwrite: overwrite, KnownManaged: applied[name] || checked[name]})
-			}
-			if err != nil {
-				logger.V(2).Info("Dispatch left to the reconciler", "err", err)
-				return
-			}
-			d.enqueuer.Applied(a.GVR, a.Committed.GetNamespace(), a.Committed.GetName(), name, cp.Object, overwrite)
-		}()
+	err := d.dispatcher.Dispatch(ctx, gvk.GroupKind(), a.Committed.GetNamespace(), a.Committed.GetName(), a.Committed.GetResourceVersion(), checked)
+	if err != nil {
+		klog.FromContext(ctx).V(2).Info("Dispatch continues in the reconciler after the write returned", "template", klog.KObj(a.Committed), "err", err)
 	}
-	wg.Wait()
 	return nil
-}
-
-// appliedClusters are the clusters where the binding says the copy was applied (so it is managed).
-func appliedClusters(l Lister, namespace, bindingName string) map[string]bool {
-	var items []workv1alpha2.AggregatedStatusItem
-	if namespace != "" {
-		if rb, ok := l.ResourceBinding(namespace, bindingName); ok {
-			items = rb.Status.AggregatedStatus
-		}
-	} else if crb, ok := l.ClusterResourceBinding(bindingName); ok {
-		items = crb.Status.AggregatedStatus
-	}
-	out := make(map[string]bool, len(items))
-	for _, it := range items {
-		out[it.ClusterName] = it.Applied
-	}
-	return out
-}
-
-func suspendedOn(s *policyv1alpha1.Suspension, cluster string) bool {
-	if s == nil || s.DispatchingOnClusters == nil {
-		return false
-	}
-	for _, c := range s.DispatchingOnClusters.ClusterNames {
-		if c == cluster {
-			return true
-		}
-	}
-	return false
 }

@@ -23,15 +23,16 @@ type Config struct {
 	Host    Host
 	Cache   Lister
 	Clients MemberClients
-	// Enqueuer is the reconciler.
-	Enqueuer Enqueuer
+	// Dispatcher is the reconciler: the only writer to members.
+	Dispatcher Dispatcher
 	// Observer, when set, learns of committed policies at once (read your writes).
 	Observer Observer
 	// MemberDryRun turns the member dry-run plugin on (flag --member-dry-run, default true).
 	MemberDryRun bool
 	// MemberDryRunTimeout bounds the member dry-run (default 5s).
 	MemberDryRunTimeout time.Duration
-	// DispatchTimeout bounds the dispatch to members (flag --dispatch-timeout, default 2s).
+	// DispatchTimeout bounds how long a write waits for the reconciler to write its members (flag
+	// --dispatch-timeout, default 2s).
 	DispatchTimeout time.Duration
 }
 
@@ -57,7 +58,7 @@ func NewPipeline(c Config) Chain {
 	}
 	return append(chain,
 		commit{host: c.Host, observer: c.Observer},
-		dispatch{clients: c.Clients, namespaces: namespaces, cache: c.Cache, timeout: c.DispatchTimeout, enqueuer: c.Enqueuer},
+		dispatch{dispatcher: c.Dispatcher, timeout: c.DispatchTimeout},
 	)
 }
 

@@ -5,6 +5,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
+	"github.com/fleetgate/fleetgate/propagate/selector"
 )
 
 // KindResolver maps a resource to its kind (meta.RESTMapper implements it).
@@ -13,8 +14,8 @@ type KindResolver interface {
 }
 
 // MayClaim says whether a write (one Handles accepts) can concern propagation at all: it is a policy,
-// or some PropagationPolicy of its namespace or some ClusterPropagationPolicy selects its apiVersion
-// and kind. A write no policy could claim gains nothing from the pipeline (it would only be resolved
+// or some PropagationPolicy of its namespace or some ClusterPropagationPolicy selects its group
+// and kind (in any version). A write no policy could claim gains nothing from the pipeline (it would only be resolved
 // and committed) and goes straight to the host, at the host's own latency. When the kind cannot be
 // resolved the pipeline decides.
 func MayClaim(l Lister, kinds KindResolver, info *request.RequestInfo) bool {
@@ -28,7 +29,7 @@ func MayClaim(l Lister, kinds KindResolver, info *request.RequestInfo) bool {
 	apiVersion := gvk.GroupVersion().String()
 	selects := func(sels []policyv1alpha1.ResourceSelector) bool {
 		for _, s := range sels {
-			if s.APIVersion == apiVersion && s.Kind == gvk.Kind {
+			if selector.SameGroupKind(s.APIVersion, s.Kind, apiVersion, gvk.Kind) {
 				return true
 			}
 		}

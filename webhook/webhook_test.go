@@ -108,13 +108,11 @@ func (fakeLister) ClusterResourceBinding(string) (*workv1alpha2.ClusterResourceB
 	return nil, false
 }
 
-type recordingEnqueuer struct{ keys []string }
+type recordingDispatcher struct{ keys []string }
 
-func (r *recordingEnqueuer) Enqueue(_ schema.GroupVersionResource, ns, name string) {
+func (r *recordingDispatcher) Dispatch(_ context.Context, _ schema.GroupKind, ns, name, _ string, _ map[string]bool) error {
 	r.keys = append(r.keys, ns+"/"+name)
-}
-
-func (r *recordingEnqueuer) Applied(schema.GroupVersionResource, string, string, string, *unstructured.Unstructured, bool) {
+	return nil
 }
 
 func serve(t *testing.T, chain Chain, verb, body string) *httptest.ResponseRecorder {
@@ -135,8 +133,8 @@ func TestPipelineCommitsClaimedObjectsWithFinalizerAndClaim(t *testing.T) {
 	pp := &policyv1alpha1.PropagationPolicy{}
 	pp.Name, pp.Namespace = "cms", "default"
 	pp.Spec.ResourceSelectors = []policyv1alpha1.ResourceSelector{{APIVersion: "v1", Kind: "ConfigMap"}}
-	enq := &recordingEnqueuer{}
-	chain := NewPipeline(Config{Host: host, Cache: fakeLister{pps: []*policyv1alpha1.PropagationPolicy{pp}}, Enqueuer: enq})
+	enq := &recordingDispatcher{}
+	chain := NewPipeline(Config{Host: host, Cache: fakeLister{pps: []*policyv1alpha1.PropagationPolicy{pp}}, Dispatcher: enq})
 	rec := serve(t, chain, "create", cm)
 	if rec.Code != 201 || rec.Header().Get("Warning") == "" {
 		t.Fatalf("client got %d (headers %v): %s", rec.Code, rec.Header(), rec.Body)
@@ -161,7 +159,7 @@ func TestPipelineCommitsClaimedObjectsWithFinalizerAndClaim(t *testing.T) {
 
 func TestPipelineLeavesUnclaimedObjectsAlone(t *testing.T) {
 	host := &fakeHost{}
-	chain := NewPipeline(Config{Host: host, Cache: fakeLister{}, Enqueuer: &recordingEnqueuer{}})
+	chain := NewPipeline(Config{Host: host, Cache: fakeLister{}, Dispatcher: &recordingDispatcher{}})
 	if rec := serve(t, chain, "create", cm); rec.Code != 201 {
 		t.Fatalf("client got %d: %s", rec.Code, rec.Body)
 	}
@@ -172,7 +170,7 @@ func TestPipelineLeavesUnclaimedObjectsAlone(t *testing.T) {
 
 func TestPipelinePassesHostErrorsThrough(t *testing.T) {
 	host := &fakeHost{reject: true}
-	chain := NewPipeline(Config{Host: host, Cache: fakeLister{}, Enqueuer: &recordingEnqueuer{}})
+	chain := NewPipeline(Config{Host: host, Cache: fakeLister{}, Dispatcher: &recordingDispatcher{}})
 	rec := serve(t, chain, "create", cm)
 	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "host says no") {
 		t.Fatalf("client got %d: %s", rec.Code, rec.Body)

@@ -168,9 +168,15 @@ func TestResolve(t *testing.T) {
 			reason: Unclaimed,
 		},
 		{
-			name:   "apiVersion is compared exactly",
+			name: "the version is not compared: group and kind are",
+			obj:  deployment("default", "nginx", nil, Ref{}),
+			cpps: []*policyv1alpha1.ClusterPropagationPolicy{cpp("a", selectors(policyv1alpha1.ResourceSelector{APIVersion: "apps/v1beta1", Kind: "Deployment"}))},
+			want: cppRef("a"), reason: Claimed, changed: true,
+		},
+		{
+			name:   "another group does not select",
 			obj:    deployment("default", "nginx", nil, Ref{}),
-			cpps:   []*policyv1alpha1.ClusterPropagationPolicy{cpp("a", selectors(policyv1alpha1.ResourceSelector{APIVersion: "apps/v1beta1", Kind: "Deployment"}))},
+			cpps:   []*policyv1alpha1.ClusterPropagationPolicy{cpp("a", selectors(policyv1alpha1.ResourceSelector{APIVersion: "extensions/v1beta1", Kind: "Deployment"}))},
 			reason: Unclaimed,
 		},
 		{

@@ -111,6 +111,30 @@ func (c *Controller) binding(k *kind, key Key) *workv1alpha2.ResourceBinding {
 	return fromCluster(b)
 }
 
+// liveBinding reads the template's binding from the host (not the cache), nil when none.
+func (c *Controller) liveBinding(ctx context.Context, k *kind, key Key) (*workv1alpha2.ResourceBinding, error) {
+	name := names.BindingName(k.gvk.Kind, key.Name)
+	var (
+		b   *workv1alpha2.ResourceBinding
+		err error
+	)
+	if k.namespaced {
+		b, err = c.bindings.rb.Get(ctx, key.Namespace, name)
+	} else {
+		var cb *workv1alpha2.ClusterResourceBinding
+		if cb, err = c.bindings.crb.Get(ctx, "", name); err == nil {
+			b = fromCluster(cb)
+		}
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read binding %s: %w", name, err)
+	}
+	return b, nil
+}
+
 // desiredBinding is what the template worker wants a binding to say.
 type desiredBinding struct {
 	spec workv1alpha2.ResourceBindingSpec

@@ -25,6 +25,9 @@ type dispatcher struct {
 
 	nsMu       sync.Mutex
 	namespaces map[string]bool // created (or found) in the member by this process
+
+	// copies watches fleetgate's copies in the member (drift).
+	copies *copyWatch
 }
 
 // clusterState is what of a Cluster changes placements: readiness, spec (generation), labels.
@@ -65,17 +68,19 @@ func (c *Controller) startDispatcher(ctx context.Context, name string, sweepFirs
 		name: name,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[clusterItem](50*time.Millisecond, 30*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[clusterItem]{Name: "member-" + name}),
+			workqueue.TypedRateLimitingQueueConfig[clusterItem]{Name: "member-" + name, Clock: c.opts.QueueClock, MetricsProvider: c.opts.QueueMetrics}),
 		namespaces: map[string]bool{},
+		copies:     newCopyWatch(ctx, name),
 	}
 	work := func() {
 		for c.processNextClusterItem(ctx, d) {
 		}
 	}
 	d.workers.Go(func() {
+		c.ensureCopyWatch(d)
 		if sweepFirst {
 			sctx, cancel := context.WithTimeout(ctx, sweepTimeout)
-			if err := c.sweep(sctx, d, schema.GroupVersionResource{}); err != nil && ctx.Err() == nil {
+			if err := c.sweep(sctx, d, schema.GroupKind{}); err != nil && ctx.Err() == nil {
 				klog.FromContext(ctx).Error(err, "Sweep incomplete; retrying", "cluster", name)
 				d.queue.AddRateLimited(clusterItem{Sweep: true})
 			}
@@ -129,6 +134,7 @@ func (c *Controller) syncCluster(ctx context.Context, name string) {
 		c.mu.Unlock()
 		if d != nil {
 			d.queue.ShutDown()
+			d.copies.cancel()
 			c.opts.Members.Forget(name)
 			logger.Info("Cluster removed: its copies are no longer tracked", "cluster", name)
 		}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -32,11 +33,12 @@ type Controller struct {
 	bindings    bindingClient
 	kinds       *kinds
 	tracker     *tracker
+	waiters     *waiters
 	deps        *depIndex
 
 	queue        workqueue.TypedRateLimitingInterface[Key]
 	clusterQueue workqueue.TypedRateLimitingInterface[string]
-	kindQueue    workqueue.TypedRateLimitingInterface[kindRequest]
+	kindQueue    workqueue.TypedRateLimitingInterface[schema.GroupKind]
 
 	mu          sync.Mutex
 	dispatchers map[string]*dispatcher
@@ -44,6 +46,9 @@ type Controller struct {
 	workers     sync.WaitGroup
 
 	synced, resynced atomic.Bool
+
+	// onSync, when set (by tests), is told of every template key the workers take up.
+	onSync func(Key)
 }
 
 // New returns a controller; Run starts it. It panics when Options.Host or Options.Kube is nil.
@@ -53,28 +58,23 @@ func New(o Options) *Controller {
 		panic(err)
 	}
 	c := &Controller{
-		opts:     o,
-		cache:    o.Cache,
-		recorder: o.Recorder,
-		bindings: newBindingClient(o.Host),
-		kinds: &kinds{
-			mapper:   o.Mapper,
-			factory:  dynamicinformer.NewDynamicSharedInformerFactory(o.Host, 0),
-			byGVR:    map[schema.GroupVersionResource]*kind{},
-			byGVK:    map[schema.GroupVersionKind]*kind{},
-			unserved: map[kindRequest]bool{},
-		},
+		opts:        o,
+		cache:       o.Cache,
+		recorder:    o.Recorder,
+		bindings:    newBindingClient(o.Host),
+		kinds:       newKinds(o.Mapper, dynamicinformer.NewDynamicSharedInformerFactory(o.Host, 0)),
 		tracker:     newTracker(),
+		waiters:     newWaiters(),
 		deps:        newDepIndex(),
 		dispatchers: map[string]*dispatcher{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.NewTypedMaxOfRateLimiter(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[Key](10*time.Millisecond, time.Minute),
 			&workqueue.TypedBucketRateLimiter[Key]{Limiter: rate.NewLimiter(rate.Limit(200), 2000)},
-		), workqueue.TypedRateLimitingQueueConfig[Key]{Name: "templates"}),
+		), workqueue.TypedRateLimitingQueueConfig[Key]{Name: "templates", Clock: o.QueueClock, MetricsProvider: o.QueueMetrics}),
 		clusterQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "member-clusters"}),
-		kindQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[kindRequest](),
-			workqueue.TypedRateLimitingQueueConfig[kindRequest]{Name: "template-kinds"}),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "member-clusters", Clock: o.QueueClock, MetricsProvider: o.QueueMetrics}),
+		kindQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[schema.GroupKind](),
+			workqueue.TypedRateLimitingQueueConfig[schema.GroupKind]{Name: "template-kinds", Clock: o.QueueClock, MetricsProvider: o.QueueMetrics}),
 	}
 	if c.recorder == nil {
 		s, err := scheme.New()
@@ -85,11 +85,18 @@ func New(o Options) *Controller {
 		c.recorder = c.broadcaster.NewRecorder(s, corev1.EventSource{Component: "fleetgate"})
 	}
 	c.addHandlers()
+	// A kind the host did not serve is looked up again when a CRD is established, not on a timer.
+	crds := c.kinds.factory.ForResource(crdsGVR).Informer()
+	_, _ = crds.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    c.crdEstablished,
+		UpdateFunc: func(_, cur any) { c.crdEstablished(cur) },
+	})
 	return c
 }
 
-// Enqueue asks for key to be reconciled: the admission pipeline calls it after it dispatched (or
-// failed to dispatch) a template to members. Safe before Run and from any goroutine.
+var crdsGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// Enqueue asks for key to be reconciled. Safe before Run and from any goroutine.
 func (c *Controller) Enqueue(key Key) { c.queue.Add(key) }
 
 // HasSynced reports whether Run has filled its caches, started the informers of every kind named
@@ -108,15 +115,16 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer c.stop()
 
 	c.cache.Start(ctx)
+	c.kinds.factory.Start(ctx.Done())
 	if !c.cache.WaitForSync(ctx) {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
 		}
 		return fmt.Errorf("reconcile: caches did not sync")
 	}
-	for _, req := range c.initialKinds() {
-		if err := c.watchKind(ctx, req, true); err != nil {
-			c.kindQueue.AddAfter(req, kindRetry)
+	for _, gk := range c.initialKinds() {
+		if err := c.watchKind(ctx, gk, true); err != nil {
+			c.kindQueue.AddRateLimited(gk)
 		}
 	}
 	if ctx.Err() != nil {
@@ -172,6 +180,7 @@ func (c *Controller) stop() {
 	c.mu.Unlock()
 	for _, d := range ds {
 		d.queue.ShutDown()
+		d.copies.cancel()
 	}
 	c.workers.Wait()
 	for _, d := range ds {
@@ -181,8 +190,8 @@ func (c *Controller) stop() {
 
 // initialKinds are the kinds watched from the start: Namespaces, every kind a policy or a binding
 // names, and the dependency kinds when a policy propagates dependencies.
-func (c *Controller) initialKinds() []kindRequest {
-	reqs := []kindRequest{{GVR: namespacesGVR}}
+func (c *Controller) initialKinds() []schema.GroupKind {
+	reqs := []schema.GroupKind{namespacesGK}
 	for _, pp := range c.cache.PropagationPolicies("") {
 		reqs = append(reqs, policyKinds(&pp.Spec)...)
 	}
@@ -209,6 +218,9 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(key)
+	if c.onSync != nil {
+		c.onSync(key)
+	}
 	if err := c.sync(ctx, key); err != nil {
 		logger := klog.FromContext(ctx)
 		switch {

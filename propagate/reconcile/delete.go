@@ -23,6 +23,7 @@ import (
 // its claim annotations and finalizer. Most objects of a watched kind were never propagated and
 // cost nothing here.
 func (c *Controller) release(ctx context.Context, key Key, k *kind, obj *unstructured.Unstructured, cur *workv1alpha2.ResourceBinding, p *plan.Plan) error {
+	c.waiters.release(key, "") // nothing is dispatched for a template no policy claims
 	hasFinalizer := slices.Contains(obj.GetFinalizers(), names.Finalizer)
 	claimed := !claim.Of(obj).IsZero() && claim.PropagatableObject(obj)
 	if cur == nil && !hasFinalizer && !claimed && len(c.tracker.snapshot(key)) == 0 {

@@ -12,18 +12,13 @@ import (
 
 // Resources a workload's pod template can depend on (propagateDeps).
 var (
-	configMapsGVR             = corev1.SchemeGroupVersion.WithResource("configmaps")
-	secretsGVR                = corev1.SchemeGroupVersion.WithResource("secrets")
-	serviceAccountsGVR        = corev1.SchemeGroupVersion.WithResource("serviceaccounts")
-	persistentVolumeClaimsGVR = corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims")
-	namespacesGVR             = corev1.SchemeGroupVersion.WithResource("namespaces")
+	configMapsGK             = schema.GroupKind{Kind: "ConfigMap"}
+	secretsGK                = schema.GroupKind{Kind: "Secret"}
+	serviceAccountsGK        = schema.GroupKind{Kind: "ServiceAccount"}
+	persistentVolumeClaimsGK = schema.GroupKind{Kind: "PersistentVolumeClaim"}
+	namespacesGK             = schema.GroupKind{Kind: "Namespace"}
 
-	dependencyKinds = []schema.GroupVersionKind{
-		corev1.SchemeGroupVersion.WithKind("ConfigMap"),
-		corev1.SchemeGroupVersion.WithKind("Secret"),
-		corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
-		corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
-	}
+	dependencyKinds = []schema.GroupKind{configMapsGK, secretsGK, serviceAccountsGK, persistentVolumeClaimsGK}
 )
 
 // podSpecPaths says where each workload kind keeps its pod spec.
@@ -57,9 +52,9 @@ func dependencies(obj *unstructured.Unstructured) ([]Key, error) {
 		return nil, fmt.Errorf("read pod template of %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
 	}
 	set := map[Key]bool{}
-	add := func(gvr schema.GroupVersionResource, name string) {
+	add := func(gk schema.GroupKind, name string) {
 		if name != "" {
-			set[Key{Resource: gvr, Namespace: obj.GetNamespace(), Name: name}] = true
+			set[Key{Kind: gk, Namespace: obj.GetNamespace(), Name: name}] = true
 		}
 	}
 	sa := spec.ServiceAccountName
@@ -67,10 +62,10 @@ func dependencies(obj *unstructured.Unstructured) ([]Key, error) {
 		sa = spec.DeprecatedServiceAccount
 	}
 	if sa != "default" {
-		add(serviceAccountsGVR, sa)
+		add(serviceAccountsGK, sa)
 	}
 	for _, s := range spec.ImagePullSecrets {
-		add(secretsGVR, s.Name)
+		add(secretsGK, s.Name)
 	}
 	for i := range spec.Volumes {
 		volumeDependencies(&spec.Volumes[i], add)
@@ -78,10 +73,10 @@ func dependencies(obj *unstructured.Unstructured) ([]Key, error) {
 	visitContainers(&spec, func(c *corev1.Container) {
 		for _, e := range c.EnvFrom {
 			if e.ConfigMapRef != nil {
-				add(configMapsGVR, e.ConfigMapRef.Name)
+				add(configMapsGK, e.ConfigMapRef.Name)
 			}
 			if e.SecretRef != nil {
-				add(secretsGVR, e.SecretRef.Name)
+				add(secretsGK, e.SecretRef.Name)
 			}
 		}
 		for _, e := range c.Env {
@@ -89,10 +84,10 @@ func dependencies(obj *unstructured.Unstructured) ([]Key, error) {
 				continue
 			}
 			if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
-				add(configMapsGVR, r.Name)
+				add(configMapsGK, r.Name)
 			}
 			if r := e.ValueFrom.SecretKeyRef; r != nil {
-				add(secretsGVR, r.Name)
+				add(secretsGK, r.Name)
 			}
 		}
 	})
@@ -106,41 +101,41 @@ func dependencies(obj *unstructured.Unstructured) ([]Key, error) {
 
 // volumeDependencies adds what one volume references: ConfigMaps and Secrets (directly or
 // projected), a claim, and the secrets of volume plugins that take a secretRef.
-func volumeDependencies(v *corev1.Volume, add func(schema.GroupVersionResource, string)) {
+func volumeDependencies(v *corev1.Volume, add func(schema.GroupKind, string)) {
 	switch {
 	case v.ConfigMap != nil:
-		add(configMapsGVR, v.ConfigMap.Name)
+		add(configMapsGK, v.ConfigMap.Name)
 	case v.Secret != nil:
-		add(secretsGVR, v.Secret.SecretName)
+		add(secretsGK, v.Secret.SecretName)
 	case v.PersistentVolumeClaim != nil:
-		add(persistentVolumeClaimsGVR, v.PersistentVolumeClaim.ClaimName)
+		add(persistentVolumeClaimsGK, v.PersistentVolumeClaim.ClaimName)
 	case v.Projected != nil:
 		for _, s := range v.Projected.Sources {
 			if s.ConfigMap != nil {
-				add(configMapsGVR, s.ConfigMap.Name)
+				add(configMapsGK, s.ConfigMap.Name)
 			}
 			if s.Secret != nil {
-				add(secretsGVR, s.Secret.Name)
+				add(secretsGK, s.Secret.Name)
 			}
 		}
 	case v.CSI != nil && v.CSI.NodePublishSecretRef != nil:
-		add(secretsGVR, v.CSI.NodePublishSecretRef.Name)
+		add(secretsGK, v.CSI.NodePublishSecretRef.Name)
 	case v.AzureFile != nil:
-		add(secretsGVR, v.AzureFile.SecretName)
+		add(secretsGK, v.AzureFile.SecretName)
 	case v.CephFS != nil && v.CephFS.SecretRef != nil:
-		add(secretsGVR, v.CephFS.SecretRef.Name)
+		add(secretsGK, v.CephFS.SecretRef.Name)
 	case v.Cinder != nil && v.Cinder.SecretRef != nil:
-		add(secretsGVR, v.Cinder.SecretRef.Name)
+		add(secretsGK, v.Cinder.SecretRef.Name)
 	case v.FlexVolume != nil && v.FlexVolume.SecretRef != nil:
-		add(secretsGVR, v.FlexVolume.SecretRef.Name)
+		add(secretsGK, v.FlexVolume.SecretRef.Name)
 	case v.ISCSI != nil && v.ISCSI.SecretRef != nil:
-		add(secretsGVR, v.ISCSI.SecretRef.Name)
+		add(secretsGK, v.ISCSI.SecretRef.Name)
 	case v.RBD != nil && v.RBD.SecretRef != nil:
-		add(secretsGVR, v.RBD.SecretRef.Name)
+		add(secretsGK, v.RBD.SecretRef.Name)
 	case v.ScaleIO != nil && v.ScaleIO.SecretRef != nil:
-		add(secretsGVR, v.ScaleIO.SecretRef.Name)
+		add(secretsGK, v.ScaleIO.SecretRef.Name)
 	case v.StorageOS != nil && v.StorageOS.SecretRef != nil:
-		add(secretsGVR, v.StorageOS.SecretRef.Name)
+		add(secretsGK, v.StorageOS.SecretRef.Name)
 	}
 }
 

@@ -76,7 +76,7 @@ func TestDependencies(t *testing.T) {
 			}
 			var got []string
 			for _, k := range keys {
-				got = append(got, k.Resource.Resource+"/"+k.Namespace+"/"+k.Name)
+				got = append(got, strings.ToLower(k.Kind.Kind)+"s/"+k.Namespace+"/"+k.Name)
 			}
 			if !slices.Equal(got, tc.want) && len(got)+len(tc.want) > 0 {
 				t.Fatalf("dependencies = %v, want %v", got, tc.want)

@@ -81,9 +81,7 @@ func (d *depIndex) requirers(k Key) []Key {
 	return out
 }
 
-func isDependencyResource(gvr schema.GroupVersionResource) bool {
-	return gvr == configMapsGVR || gvr == secretsGVR || gvr == serviceAccountsGVR || gvr == persistentVolumeClaimsGVR
-}
+func isDependencyKind(gk schema.GroupKind) bool { return slices.Contains(dependencyKinds, gk) }
 
 // trackDependencies records the dependencies of a workload claimed with propagateDeps (none
 // otherwise) and queues the dependencies that were added or dropped.
@@ -94,10 +92,8 @@ func (c *Controller) trackDependencies(ctx context.Context, key Key, obj *unstru
 		if deps, err = dependencies(obj); err != nil {
 			klog.FromContext(ctx).Error(err, "Dependencies not propagated", "template", key)
 		}
-		for _, gvk := range dependencyKinds {
-			if c.kinds.byKind(gvk) == nil {
-				c.kindQueue.Add(kindRequest{GVK: gvk})
-			}
+		for _, gk := range dependencyKinds {
+			c.requestKind(gk)
 		}
 	}
 	for _, d := range c.deps.set(key, deps) {
@@ -116,7 +112,7 @@ func (c *Controller) forgetDependencies(key Key) {
 // clusters, sorted; and whether one of them says conflictResolution Overwrite. A workload
 // requires it while its binding exists with propagateDeps and its pod template references it.
 func (c *Controller) requiredBy(key Key, cur *workv1alpha2.ResourceBinding) ([]workv1alpha2.BindingSnapshot, bool) {
-	if !isDependencyResource(key.Resource) {
+	if !isDependencyKind(key.Kind) {
 		return nil, false
 	}
 	cands := map[Key]bool{}
@@ -135,7 +131,7 @@ func (c *Controller) requiredBy(key Key, cur *workv1alpha2.ResourceBinding) ([]w
 		overwrite bool
 	)
 	for w := range cands {
-		wk := c.kinds.byResource(w.Resource)
+		wk := c.kinds.get(w.Kind)
 		if wk == nil {
 			continue
 		}
@@ -173,11 +169,11 @@ func (c *Controller) keyOfBinding(namespace, name string) (Key, bool) {
 
 // keyOfResource returns the Key of a binding's template, if its kind is watched.
 func (c *Controller) keyOfResource(r workv1alpha2.ObjectReference) (Key, bool) {
-	k := c.kinds.byKind(schema.FromAPIVersionAndKind(r.APIVersion, r.Kind))
-	if k == nil {
+	gk := schema.FromAPIVersionAndKind(r.APIVersion, r.Kind).GroupKind()
+	if c.kinds.get(gk) == nil {
 		return Key{}, false
 	}
-	return Key{Resource: k.gvr, Namespace: r.Namespace, Name: r.Name}, true
+	return Key{Kind: gk, Namespace: r.Namespace, Name: r.Name}, true
 }
 
 // dependencyPolicy is the placement a dependency gets from the workloads requiring it: exactly

@@ -31,7 +31,8 @@ func (c *Controller) processNextClusterItem(ctx context.Context, d *dispatcher) 
 	defer d.queue.Done(item)
 	logger := klog.FromContext(ctx)
 	if item.Sweep {
-		if err := c.sweep(ctx, d, item.Key.Resource); err != nil {
+		c.ensureCopyWatch(d)
+		if err := c.sweep(ctx, d, item.Key.Kind); err != nil {
 			logger.Error(err, "Sweep incomplete; retrying", "cluster", d.name)
 			d.queue.AddRateLimited(item)
 			return true
@@ -44,8 +45,8 @@ func (c *Controller) processNextClusterItem(ctx context.Context, d *dispatcher) 
 		d.queue.Forget(item)
 		return true
 	}
-	err := c.execute(ctx, d, w)
-	o := &outcome{action: w.action, hash: w.hash, overwrite: w.overwrite, err: err, permanent: err != nil && isPermanent(err)}
+	written, err := c.execute(ctx, d, w)
+	o := &outcome{action: w.action, hash: w.hash, overwrite: w.overwrite, err: err, permanent: err != nil && isPermanent(err), written: written}
 	changed := c.tracker.finish(item.Key, d.name, w, o)
 	if changed {
 		c.queue.Add(item.Key)
@@ -70,12 +71,12 @@ func (c *Controller) processNextClusterItem(ctx context.Context, d *dispatcher) 
 
 // execute carries out w in d's cluster: a few attempts with exponential backoff, bounded by
 // Options.MemberTimeout; refusals that another attempt cannot change end it at once.
-func (c *Controller) execute(ctx context.Context, d *dispatcher, w *work) error {
+func (c *Controller) execute(ctx context.Context, d *dispatcher, w *work) (written string, _ error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.MemberTimeout)
 	defer cancel()
 	dyn, err := c.opts.Members.Dynamic(ctx, d.name)
 	if err != nil {
-		return err
+		return "", err
 	}
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(100*time.Millisecond),
@@ -84,52 +85,52 @@ func (c *Controller) execute(ctx context.Context, d *dispatcher, w *work) error 
 	)
 	var last error
 	err = backoff.Retry(func() error {
-		last = c.attempt(ctx, d, dyn, w)
+		written, last = c.attempt(ctx, d, dyn, w)
 		if last != nil && isPermanent(last) {
 			return backoff.Permanent(last)
 		}
 		return last
 	}, backoff.WithContext(backoff.WithMaxRetries(b, 3), ctx))
 	if err != nil && last != nil {
-		return last // the member's answer says more than "context deadline exceeded"
+		return "", last // the member's answer says more than "context deadline exceeded"
 	}
-	return err
+	return written, err
 }
 
-// attempt does w once.
-func (c *Controller) attempt(ctx context.Context, d *dispatcher, dyn dynamic.Interface, w *work) error {
+// attempt does w once; written is the resourceVersion of the copy an apply left.
+func (c *Controller) attempt(ctx context.Context, d *dispatcher, dyn dynamic.Interface, w *work) (written string, _ error) {
 	switch w.action {
 	case actNamespace:
 		if d.namespaceKnown(w.name) {
-			return nil // it exists (a sweep found it, or it was created for a template)
+			return "", nil // it exists (a sweep found it, or it was created for a template)
 		}
 		err := member.EnsureNamespace(ctx, dyn, w.name)
 		if err == nil {
 			d.setNamespace(w.name, true)
 		}
-		return err
+		return "", err
 	case actDelete:
-		return member.Delete(ctx, dyn, w.gvr, w.namespace, w.name, w.ref)
+		return "", member.Delete(ctx, dyn, w.gvr, w.namespace, w.name, w.ref)
 	case actRelease:
-		return releaseCopy(ctx, dyn, w)
+		return "", releaseCopy(ctx, dyn, w)
 	}
 	if w.namespace != "" && !d.namespaceKnown(w.namespace) {
 		if err := member.EnsureNamespace(ctx, dyn, w.namespace); err != nil {
-			return err
+			return "", err
 		}
 		d.setNamespace(w.namespace, true)
 	}
-	_, err := member.Apply(ctx, dyn, w.gvr, w.object, member.ApplyOptions{Overwrite: w.overwrite, KnownManaged: w.known})
+	out, err := member.Apply(ctx, dyn, w.gvr, w.object, member.ApplyOptions{Overwrite: w.overwrite, KnownManaged: w.known})
 	switch {
 	case err == nil:
-		return nil
+		return out.GetResourceVersion(), nil
 	case isNamespaceMissing(err):
 		d.setNamespace(w.namespace, false) // deleted behind our back: create it again next attempt
-		return err
+		return "", err
 	case apierrors.IsNotFound(err):
-		return &notServedError{gvr: w.gvr, err: err}
+		return "", &notServedError{gvr: w.gvr, err: err}
 	}
-	return err
+	return "", err
 }
 
 // releaseCopy removes fleetgate's label and template annotations from its copy, which then
@@ -179,9 +180,11 @@ func isNamespaceMissing(err error) bool {
 
 // isPermanent reports whether another attempt of the same write cannot succeed until something
 // else changes: a conflict under Abort, an object the member rejects, a kind it does not serve.
+// Forbidden is not among them: a member apiserver answers 403 for a moment after it restarts,
+// before its authorizer has caught up; such writes are retried with the queue's backoff.
 func isPermanent(err error) bool {
 	var ns *notServedError
 	return member.IsConflict(err) || errors.As(err, &ns) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) ||
-		apierrors.IsForbidden(err) || apierrors.IsMethodNotSupported(err) || apierrors.IsNotAcceptable(err) ||
+		apierrors.IsMethodNotSupported(err) || apierrors.IsNotAcceptable(err) ||
 		apierrors.IsUnsupportedMediaType(err) || apierrors.IsRequestEntityTooLargeError(err)
 }

@@ -182,6 +182,14 @@ func (g countingGetter) Config(ctx context.Context, cluster string) (*rest.Confi
 // test ends) and waits until it has synced.
 func (e *testEnv) startController(t *testing.T) (stop func()) {
 	t.Helper()
+	_, stop = e.startControllerWith(t, nil, nil)
+	return stop
+}
+
+// startControllerWith is startController with options changed by tune and the controller
+// prepared by setup before it runs (each when not nil); it returns the controller too.
+func (e *testEnv) startControllerWith(t *testing.T, tune func(*reconcile.Options), setup func(*reconcile.Controller)) (_ *reconcile.Controller, stop func()) {
+	t.Helper()
 	hostCfg := rest.CopyConfig(e.env.Host.Config)
 	hostCfg.QPS, hostCfg.Burst = 1000, 2000
 	hostCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counting{next: rt, n: &e.hostWrites} })
@@ -190,13 +198,20 @@ func (e *testEnv) startController(t *testing.T) (stop func()) {
 		t.Fatal(err)
 	}
 	workers, _ := strconv.Atoi(os.Getenv("FLEETGATE_RECONCILE_WORKERS"))
-	c := reconcile.New(reconcile.Options{
+	o := reconcile.Options{
 		Host:           host,
 		Kube:           e.kube,
 		Members:        member.NewClients(countingGetter{Getter: access.NewHost(client.Clusters(e.host), e.kube), n: &e.memberWrites}),
 		Workers:        workers,
 		ClusterWorkers: workers,
-	})
+	}
+	if tune != nil {
+		tune(&o)
+	}
+	c := reconcile.New(o)
+	if setup != nil {
+		setup(c)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -216,7 +231,7 @@ func (e *testEnv) startController(t *testing.T) (stop func()) {
 		}
 		return nil
 	})
-	return stop
+	return c, stop
 }
 
 // eventually polls f until it returns nil or timeout passes.

@@ -2,7 +2,9 @@ package reconcile_test
 
 import (
 	"context"
+	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -36,6 +38,9 @@ func Example() {
 	})
 	go func() { _ = r.Run(ctx) }()
 
-	// In the admission pipeline's dispatch plugin, after the member writes:
-	r.Enqueue(reconcile.Key{Resource: configMaps, Namespace: "default", Name: "web-config"})
+	// In the admission pipeline's dispatch plugin, after the commit: the reconciler writes the
+	// members and the write returns once the Ready ones have their copies (or after 2s).
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_ = r.Dispatch(dctx, reconcile.Key{Kind: schema.GroupKind{Kind: "ConfigMap"}, Namespace: "default", Name: "web-config"}, "42", nil)
 }

@@ -86,7 +86,7 @@ func (c *Controller) enqueueCluster(obj any) {
 func (c *Controller) templateHandler(k *kind) toolscache.ResourceEventHandler {
 	enqueue := func(obj any) {
 		if m, ok := untomb(obj).(metav1.Object); ok {
-			c.queue.Add(KeyFor(k.gvr, m))
+			c.queue.Add(KeyFor(k.gk(), m))
 		}
 	}
 	return toolscache.ResourceEventHandlerFuncs{
@@ -127,10 +127,8 @@ func (c *Controller) policyHandler(read func(any) (*policyv1alpha1.PropagationSp
 			if !ok {
 				continue
 			}
-			for _, req := range policyKinds(spec) {
-				if c.kinds.byKind(req.GVK) == nil {
-					c.kindQueue.Add(req)
-				}
+			for _, gk := range policyKinds(spec) {
+				c.requestKind(gk)
 			}
 			c.enqueueSelected(spec.ResourceSelectors, ns)
 			for _, k := range c.kinds.all() {
@@ -159,7 +157,7 @@ func (c *Controller) policyHandler(read func(any) (*policyv1alpha1.PropagationSp
 func (c *Controller) enqueueSelected(selectors []policyv1alpha1.ResourceSelector, policyNamespace string) {
 	for i := range selectors {
 		rs := &selectors[i]
-		k := c.kinds.byKind(schema.FromAPIVersionAndKind(rs.APIVersion, rs.Kind))
+		k := c.kinds.get(schema.FromAPIVersionAndKind(rs.APIVersion, rs.Kind).GroupKind())
 		if k == nil {
 			continue
 		}
@@ -194,7 +192,10 @@ func (c *Controller) overrideHandler(read func(any) ([]policyv1alpha1.ResourceSe
 					c.queue.Add(key)
 					continue
 				}
-				k := c.kinds.byResource(key.Resource)
+				k := c.kinds.get(key.Kind)
+				if k == nil {
+					continue
+				}
 				if obj, ok := k.get(key); ok {
 					if match, _ := selector.MatchesSelectors(obj, selectors, ns); match {
 						c.queue.Add(key)
@@ -255,7 +256,7 @@ func (c *Controller) bindingChanged(obj any) {
 	}
 	key, ok := c.keyOfResource(r)
 	if !ok {
-		c.kindQueue.Add(resourceKind(r))
+		c.requestKind(resourceKind(r))
 		return
 	}
 	c.queue.Add(key)
@@ -289,27 +290,25 @@ func bindingSpecChanged(old, cur any) bool {
 
 // policyKinds are the kinds a propagation policy needs watched: those its selectors name, and the
 // dependency kinds when it propagates dependencies.
-func policyKinds(spec *policyv1alpha1.PropagationSpec) []kindRequest {
-	var out []kindRequest
+func policyKinds(spec *policyv1alpha1.PropagationSpec) []schema.GroupKind {
+	var out []schema.GroupKind
 	for _, rs := range spec.ResourceSelectors {
-		out = append(out, kindRequest{GVK: schema.FromAPIVersionAndKind(rs.APIVersion, rs.Kind)})
+		out = append(out, schema.FromAPIVersionAndKind(rs.APIVersion, rs.Kind).GroupKind())
 	}
 	if spec.PropagateDeps {
-		for _, gvk := range dependencyKinds {
-			out = append(out, kindRequest{GVK: gvk})
-		}
+		out = append(out, dependencyKinds...)
 	}
 	return out
 }
 
-func resourceKind(r workv1alpha2.ObjectReference) kindRequest {
-	return kindRequest{GVK: schema.FromAPIVersionAndKind(r.APIVersion, r.Kind)}
+func resourceKind(r workv1alpha2.ObjectReference) schema.GroupKind {
+	return schema.FromAPIVersionAndKind(r.APIVersion, r.Kind).GroupKind()
 }
 
-// namesKind reports whether selectors name gvk.
-func namesKind(selectors []policyv1alpha1.ResourceSelector, gvk schema.GroupVersionKind) bool {
+// namesKind reports whether selectors name gk (in any version).
+func namesKind(selectors []policyv1alpha1.ResourceSelector, gk schema.GroupKind) bool {
 	for _, rs := range selectors {
-		if schema.FromAPIVersionAndKind(rs.APIVersion, rs.Kind) == gvk {
+		if schema.FromAPIVersionAndKind(rs.APIVersion, rs.Kind).GroupKind() == gk {
 			return true
 		}
 	}

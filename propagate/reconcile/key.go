@@ -11,34 +11,31 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// Key identifies a template in the host: its resource, its namespace (empty for cluster-scoped
-// kinds) and its name. It is what the template queue holds.
+// Key identifies a template in the host: its group and kind (one key whatever version a policy or
+// a client names it by), its namespace (empty for cluster-scoped kinds) and its name. It is what the
+// template queue holds.
 type Key struct {
-	Resource  schema.GroupVersionResource
+	Kind      schema.GroupKind
 	Namespace string
 	Name      string
 }
 
-// KeyFor is the Key of obj, an object of resource gvr.
-func KeyFor(gvr schema.GroupVersionResource, obj metav1.Object) Key {
-	return Key{Resource: gvr, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+// KeyFor is the Key of obj, an object of kind gk.
+func KeyFor(gk schema.GroupKind, obj metav1.Object) Key {
+	return Key{Kind: gk, Namespace: obj.GetNamespace(), Name: obj.GetName()}
 }
 
-// String is "<resource>[.<group>]/[<namespace>/]<name>", e.g. "deployments.apps/default/web".
+// String is "<Kind>[.<group>]/[<namespace>/]<name>", e.g. "Deployment.apps/default/web".
 func (k Key) String() string {
-	r := k.Resource.Resource
-	if k.Resource.Group != "" {
-		r += "." + k.Resource.Group
-	}
 	if k.Namespace == "" {
-		return r + "/" + k.Name
+		return k.Kind.String() + "/" + k.Name
 	}
-	return r + "/" + k.Namespace + "/" + k.Name
+	return k.Kind.String() + "/" + k.Namespace + "/" + k.Name
 }
 
 // clusterItem is what a member cluster's queue holds: a template whose copy in that cluster must
-// be checked, or (Sweep) a sweep of that cluster for the kind Key.Resource (every watched kind when
-// Key.Resource is empty).
+// be checked, or (Sweep) a sweep of that cluster for the kind Key.Kind (every watched kind when
+// Key.Kind is empty).
 type clusterItem struct {
 	Key   Key
 	Sweep bool

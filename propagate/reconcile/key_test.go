@@ -49,8 +49,8 @@ func TestKeyString(t *testing.T) {
 		key  Key
 		want string
 	}{
-		{Key{Resource: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, Namespace: "default", Name: "web"}, "deployments.apps/default/web"},
-		{Key{Resource: namespacesGVR, Name: "team-a"}, "namespaces/team-a"},
+		{Key{Kind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, Namespace: "default", Name: "web"}, "Deployment.apps/default/web"},
+		{Key{Kind: namespacesGK, Name: "team-a"}, "Namespace/team-a"},
 	} {
 		if got := tc.key.String(); got != tc.want {
 			t.Errorf("%#v.String() = %q, want %q", tc.key, got, tc.want)

@@ -3,12 +3,17 @@ package reconcile
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 	"github.com/fleetgate/fleetgate/propagate/claim"
 )
+
+// namespacesGVR is the resource of member Namespaces.
+var namespacesGVR = corev1.SchemeGroupVersion.WithResource("namespaces")
 
 // syncNamespace propagates a host Namespace: created (as a managed copy, never taken over) on every
 // Ready member unless it is reserved or labelled namespace.karmada.io/skip-auto-propagation=true;
@@ -22,7 +27,7 @@ func (c *Controller) syncNamespace(ctx context.Context, key Key, ns *unstructure
 	ref := "v1/Namespace//" + key.Name
 	slots := c.tracker.snapshot(key)
 	if ns == nil || ns.GetDeletionTimestamp() != nil {
-		if c.removeAll(key, c.kinds.byResource(namespacesGVR), nil, ref, nil, false, true) {
+		if c.removeAll(key, c.kinds.get(namespacesGK), nil, ref, nil, false, true) {
 			c.tracker.forget(key)
 		}
 		return nil

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
 	"github.com/fleetgate/fleetgate/apis/client"
@@ -62,6 +63,12 @@ type Options struct {
 	ResyncPeriod time.Duration
 	// Clock stamps conditions (default: the real clock).
 	Clock clock.PassiveClock
+	// QueueClock times the work queues' delays and backoff (default: the real clock); tests step
+	// a fake one to see what would be queued again later.
+	QueueClock clock.WithTicker
+	// QueueMetrics receives the work queues' metrics (depth, adds, retries, …) under the names
+	// "templates", "template-kinds", "member-clusters" and "member-<cluster>" (default: none).
+	QueueMetrics workqueue.MetricsProvider
 }
 
 // Defaults.
@@ -109,6 +116,9 @@ func (o Options) complete() (Options, error) {
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
+	}
+	if o.QueueClock == nil {
+		o.QueueClock = clock.RealClock{}
 	}
 	return o, nil
 }

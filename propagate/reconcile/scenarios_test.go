@@ -91,7 +91,7 @@ func TestReports(t *testing.T) {
 		if !strings.Contains(evs, "Warning ScheduleFailed") {
 			return fmt.Errorf("events %q lack ScheduleFailed", evs)
 		}
-		if evs := strings.Join(e.events(t, ns, "cms"), "\n"); !strings.Contains(evs, "Warning KindNotServed example.com/v1 Widget") {
+		if evs := strings.Join(e.events(t, ns, "cms"), "\n"); !strings.Contains(evs, "Warning KindNotServed Widget.example.com is not served") {
 			return fmt.Errorf("policy events %q lack KindNotServed", evs)
 		}
 		return nil

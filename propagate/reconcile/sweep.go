@@ -18,24 +18,24 @@ import (
 const sweepPageSize = 500
 
 // sweepKind queues a sweep of one kind on every Ready cluster.
-func (c *Controller) sweepKind(gvr schema.GroupVersionResource) {
+func (c *Controller) sweepKind(gk schema.GroupKind) {
 	for _, d := range c.readyDispatchers() {
-		d.queue.Add(clusterItem{Key: Key{Resource: gvr}, Sweep: true})
+		d.queue.Add(clusterItem{Key: Key{Kind: gk}, Sweep: true})
 	}
 }
 
-// sweep lists fleetgate's copies of the watched kinds (only gvr when set) in d's cluster. A copy
+// sweep lists fleetgate's copies of the watched kinds (only gk when set) in d's cluster. A copy
 // whose template is gone from the host is deleted at once: nothing else would ever remove it. A
 // copy of a live template is remembered (the template decides whether it stays), and a copy that
 // a binding records but that is missing is written again.
-func (c *Controller) sweep(ctx context.Context, d *dispatcher, gvr schema.GroupVersionResource) error {
+func (c *Controller) sweep(ctx context.Context, d *dispatcher, gk schema.GroupKind) error {
 	dyn, err := c.opts.Members.Dynamic(ctx, d.name)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, k := range c.kinds.all() {
-		if gvr.Resource != "" && k.gvr != gvr {
+		if !gk.Empty() && k.gk() != gk {
 			continue
 		}
 		if err := c.sweepKindIn(ctx, d, dyn, k); err != nil {
@@ -45,10 +45,10 @@ func (c *Controller) sweep(ctx context.Context, d *dispatcher, gvr schema.GroupV
 	return errors.Join(errs...)
 }
 
+// orphan is a copy whose template the cache does not hold, as the sweep listed it.
 type orphan struct {
-	key             Key
-	namespace, name string
-	ref             string
+	key  Key
+	copy member.Observed
 }
 
 func (c *Controller) sweepKindIn(ctx context.Context, d *dispatcher, dyn dynamic.Interface, k *kind) error {
@@ -56,24 +56,38 @@ func (c *Controller) sweepKindIn(ctx context.Context, d *dispatcher, dyn dynamic
 	if err != nil {
 		return err
 	}
-	for _, key := range c.tracker.observe(d.name, k.gvr, present) {
+	for _, key := range c.tracker.observe(d.name, k.gk(), present) {
 		c.queue.Add(key)
 	}
 	c.markMissing(d.name, k, present)
+	logger := klog.FromContext(ctx)
 	for _, o := range orphans {
 		// The informer may lag behind a template just created: only the host can say it is gone.
-		_, err := c.resource(k, o.key.Namespace).Get(ctx, o.key.Name, metav1.GetOptions{})
+		live, err := c.resource(k, o.key.Namespace).Get(ctx, o.key.Name, metav1.GetOptions{})
 		switch {
+		case err == nil && string(live.GetUID()) == o.copy.TemplateUID:
+			c.queue.Add(o.key)
+			continue
 		case err == nil:
+			// A copy of an earlier incarnation of the template: the live one's reconcile
+			// overwrites (or removes) it. Deleting it here could delete the live one's copy,
+			// written since the list.
+			logger.V(2).Info("Copy of an earlier template of that name; leaving it to the template", "cluster", d.name,
+				"template", o.key, "copyTemplateUID", o.copy.TemplateUID, "templateUID", live.GetUID())
 			c.queue.Add(o.key)
 			continue
 		case !apierrors.IsNotFound(err):
 			return err
 		}
-		if err := member.Delete(ctx, dyn, k.gvr, o.namespace, o.name, o.ref); err != nil {
+		// Only the copy as listed goes: one re-created or rewritten since (for a template created
+		// again with that name) stays.
+		deleted, err := member.DeleteObserved(ctx, dyn, k.gvr, o.copy)
+		if err != nil {
 			return fmt.Errorf("delete orphaned copy of %s: %w", o.key, err)
 		}
-		klog.FromContext(ctx).Info("Deleted copy whose template is gone", "cluster", d.name, "template", o.key)
+		if deleted {
+			logger.Info("Deleted copy whose template is gone", "cluster", d.name, "template", o.key, "templateUID", o.copy.TemplateUID)
+		}
 	}
 	return nil
 }
@@ -106,15 +120,15 @@ func (c *Controller) listCopies(ctx context.Context, d *dispatcher, dyn dynamic.
 			}
 			ref := it.GetAnnotations()[member.AnnotationTemplate]
 			gvk, ns, name, ok := parseTemplateRef(ref)
-			if !ok || c.kinds.byKind(gvk) != k {
+			if !ok || gvk.GroupKind() != k.gk() {
 				continue // not a copy of a template of this kind (or of a kind nobody watches)
 			}
-			key := Key{Resource: k.gvr, Namespace: ns, Name: name}
+			key := Key{Kind: k.gk(), Namespace: ns, Name: name}
 			if _, exists := k.get(key); exists {
 				present[key] = true
 				continue
 			}
-			orphans = append(orphans, orphan{key: key, namespace: it.GetNamespace(), name: it.GetName(), ref: ref})
+			orphans = append(orphans, orphan{key: key, copy: member.Observe(it)})
 		}
 		if opts.Continue = list.GetContinue(); opts.Continue == "" {
 			return present, orphans, nil
@@ -126,10 +140,10 @@ func (c *Controller) listCopies(ctx context.Context, d *dispatcher, dyn dynamic.
 // not find, and queues their templates.
 func (c *Controller) markMissing(cluster string, k *kind, present map[Key]bool) {
 	check := func(apiVersion, kind, namespace, name string, annotations map[string]string) {
-		if schema.FromAPIVersionAndKind(apiVersion, kind) != k.gvk {
+		if schema.FromAPIVersionAndKind(apiVersion, kind).GroupKind() != k.gk() {
 			return
 		}
-		key := Key{Resource: k.gvr, Namespace: namespace, Name: name}
+		key := Key{Kind: k.gk(), Namespace: namespace, Name: name}
 		if _, recorded := readRecord(annotations)[cluster]; recorded && !present[key] {
 			c.tracker.markStale(key, cluster)
 			c.queue.Add(key)

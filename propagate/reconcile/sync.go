@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"time"
 
 	"github.com/fleetgate/fleetgate/propagate/names"
 
@@ -20,6 +19,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
 	"github.com/fleetgate/fleetgate/propagate/claim"
@@ -31,22 +31,17 @@ import (
 // sync reconciles one template. Decisions and host writes happen here; member writes are handed to
 // the clusters' queues (dispatch), whose outcomes bring the template back.
 func (c *Controller) sync(ctx context.Context, key Key) error {
-	k := c.kinds.byResource(key.Resource)
-	if k == nil {
-		req := kindRequest{GVR: key.Resource}
-		if c.kinds.isUnserved(req) {
-			return nil // reported; objects of a kind the host does not serve cannot exist
-		}
-		c.kindQueue.Add(req)
-		c.queue.AddAfter(key, time.Second)
-		return nil
-	}
-	if !k.informer.HasSynced() {
-		c.queue.AddAfter(key, 200*time.Millisecond)
+	k := c.kinds.get(key.Kind)
+	switch {
+	case k == nil && c.kinds.settled(key.Kind):
+		c.waiters.release(key, "")
+		return nil // never a template (or not served: objects of it cannot exist)
+	case k == nil || !k.informer.HasSynced():
+		c.park(key) // queued again once its kind is watched and its cache filled
 		return nil
 	}
 	obj, ok := k.get(key)
-	if !ok {
+	if want := c.waiters.oldest(key); !ok || want != "" && newer(want, obj.GetResourceVersion()) {
 		// The informer may lag behind a template the admission pipeline just wrote: ask the host.
 		live, err := c.resource(k, key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
 		switch {
@@ -58,15 +53,34 @@ func (c *Controller) sync(ctx context.Context, key Key) error {
 			obj = live
 		}
 	}
+	var err error
 	switch {
 	case k.isNamespace():
-		return c.syncNamespace(ctx, key, obj)
+		err = c.syncNamespace(ctx, key, obj)
 	case obj == nil:
-		return c.syncGone(ctx, key, k)
+		err = c.syncGone(ctx, key, k)
 	case obj.GetDeletionTimestamp() != nil:
-		return c.syncDeleting(ctx, key, k, obj)
+		err = c.syncDeleting(ctx, key, k, obj)
+	default:
+		return c.syncTemplate(ctx, key, k, obj) // propagate releases the waiters
 	}
-	return c.syncTemplate(ctx, key, k, obj)
+	if err == nil {
+		c.waiters.release(key, "") // nothing to dispatch: nobody needs to wait
+	}
+	return err
+}
+
+// park keeps key until its kind is watched and its informer synced, asking for the kind to be
+// watched. It re-checks after parking: the kind may have been settled meanwhile, whose parked keys
+// were queued (or dropped) before key was parked.
+func (c *Controller) park(key Key) {
+	c.kinds.park(key)
+	c.requestKind(key.Kind)
+	if k := c.kinds.get(key.Kind); k != nil && k.informer.HasSynced() || c.kinds.settled(key.Kind) {
+		for _, parked := range c.kinds.unpark(key.Kind) {
+			c.queue.Add(parked)
+		}
+	}
 }
 
 func (c *Controller) resource(k *kind, namespace string) dynamic.ResourceInterface {
@@ -79,7 +93,12 @@ func (c *Controller) resource(k *kind, namespace string) dynamic.ResourceInterfa
 // syncTemplate handles a live template: claimed (or required by a workload) → propagated;
 // otherwise released.
 func (c *Controller) syncTemplate(ctx context.Context, key Key, k *kind, obj *unstructured.Unstructured) error {
-	cur := c.binding(k, key)
+	return c.syncTemplateFrom(ctx, key, k, obj, c.binding(k, key), false)
+}
+
+// syncTemplateFrom is syncTemplate with the binding cur; verified says obj and cur were read from
+// the host just now (not from caches that may lag), as every decision to delete a copy requires.
+func (c *Controller) syncTemplateFrom(ctx context.Context, key Key, k *kind, obj *unstructured.Unstructured, cur *workv1alpha2.ResourceBinding, verified bool) error {
 	var previous []workv1alpha2.TargetCluster
 	if cur != nil {
 		previous = cur.Spec.Clusters
@@ -105,8 +124,12 @@ func (c *Controller) syncTemplate(ctx context.Context, key Key, k *kind, obj *un
 		return c.release(ctx, key, k, obj, cur, p)
 	}
 	updated, err := c.recordClaim(ctx, k, obj, p.Claim.Ref, p.Claimed())
-	if err != nil || updated == nil {
+	if err != nil {
 		return err
+	}
+	if updated == nil {
+		c.waiters.release(key, "") // gone meanwhile
+		return nil
 	}
 	if p.Claimed() && p.Claim.Changed {
 		c.recorder.Event(obj, corev1.EventTypeNormal, ReasonClaimed, p.Claim.Message)
@@ -121,28 +144,49 @@ func (c *Controller) syncTemplate(ctx context.Context, key Key, k *kind, obj *un
 	if len(required) > 0 {
 		p = c.withDependencyTargets(obj, p, required)
 	}
-	return c.propagate(ctx, key, k, obj, p, cur, required, conflict)
+	return c.propagate(ctx, key, k, obj, p, cur, required, conflict, verified)
+}
+
+// reverify reconciles key again from the template and binding as the host holds them now.
+func (c *Controller) reverify(ctx context.Context, key Key, k *kind) error {
+	obj, err := c.resource(k, key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		c.queue.Add(key) // gone: the next pass removes its copies everywhere
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read template %s: %w", key, err)
+	}
+	cur, err := c.liveBinding(ctx, k, key)
+	if err != nil {
+		return err
+	}
+	if obj.GetDeletionTimestamp() != nil {
+		return c.syncDeleting(ctx, key, k, obj)
+	}
+	return c.syncTemplateFrom(ctx, key, k, obj, cur, true)
 }
 
 // pass is the bookkeeping of one propagate call.
 type pass struct {
-	key      Key
-	k        *kind
-	obj      *unstructured.Unstructured
-	ref      string
-	spec     *policyv1alpha1.PropagationSpec // the claiming policy's; nil for a dependency only
-	conflict policyv1alpha1.ConflictResolution
-	record   map[string]string // what the binding records as applied
-	next     map[string]string // what it will record
-	slots    map[string]slot
-	results  map[string]result
-	pending  bool // some cluster has not answered yet
+	key       Key
+	k         *kind
+	obj       *unstructured.Unstructured
+	ref       string
+	spec      *policyv1alpha1.PropagationSpec // the claiming policy's; nil for a dependency only
+	conflict  policyv1alpha1.ConflictResolution
+	record    map[string]string // what the binding records as applied
+	next      map[string]string // what it will record
+	slots     map[string]slot
+	results   map[string]result
+	pending   bool     // some cluster has not answered yet
+	pendingOn []string // the clusters asked to apply that have not answered yet
 }
 
 // propagate makes every target hold the template's current copy and the clusters that are no
 // longer targets lose theirs; once every cluster answered, it writes the binding.
 func (c *Controller) propagate(ctx context.Context, key Key, k *kind, obj *unstructured.Unstructured, p *plan.Plan,
-	cur *workv1alpha2.ResourceBinding, required []workv1alpha2.BindingSnapshot, conflict policyv1alpha1.ConflictResolution) error {
+	cur *workv1alpha2.ResourceBinding, required []workv1alpha2.BindingSnapshot, conflict policyv1alpha1.ConflictResolution, verified bool) error {
 	ps := &pass{key: key, k: k, obj: obj, ref: member.TemplateRef(obj), conflict: conflict,
 		record: map[string]string{}, slots: c.tracker.snapshot(key), results: map[string]result{}}
 	if p.Claimed() {
@@ -164,7 +208,15 @@ func (c *Controller) propagate(ctx context.Context, key Key, k *kind, obj *unstr
 			c.applyTo(ps, t.Name, p.Clusters[t.Name])
 		}
 	}
+	if !verified && c.wouldRemove(ps, cur, targets) {
+		// The cached binding or template may lag behind the host (a placement the cache does
+		// not show yet): deletes are decided only from what the host holds now.
+		return c.reverify(ctx, key, k)
+	}
 	c.removeFromOthers(ps, cur, targets)
+	if !c.readyAmong(ps.pendingOn) {
+		c.waiters.release(key, obj.GetResourceVersion()) // what Dispatch waits for is done
+	}
 	if ps.pending {
 		return nil // the clusters' outcomes bring the template back
 	}
@@ -185,6 +237,16 @@ func (c *Controller) propagate(ctx context.Context, key Key, k *kind, obj *unstr
 	})
 }
 
+// readyAmong reports whether one of clusters is Ready.
+func (c *Controller) readyAmong(clusters []string) bool {
+	for _, name := range clusters {
+		if cl, ok := c.cache.Cluster(name); ok && clusterv1alpha1.IsReady(cl) {
+			return true
+		}
+	}
+	return false
+}
+
 // applyTo decides about one target: nothing to do (its copy is current, or dispatching to it is
 // suspended), a known outcome to report, or a write to dispatch.
 func (c *Controller) applyTo(ps *pass, cluster string, cp *plan.ClusterPlan) {
@@ -199,6 +261,12 @@ func (c *Controller) applyTo(ps *pass, cluster string, cp *plan.ClusterPlan) {
 	s := ps.slots[cluster]
 	overwrite := ps.conflict == policyv1alpha1.ConflictOverwrite
 	recorded, has := ps.record[cluster]
+	trusted := s.done.ok() && s.done.action == actApply && s.done.hash == h || has && recorded == h && !s.stale
+	if trusted && !suspended(ps.spec, cluster) && c.drifted(cluster, ps.k, cp.Object) {
+		// Edited or deleted in the member: what was applied is not there any more.
+		c.tracker.markStale(ps.key, cluster)
+		s.done, s.stale, s.holds = nil, true, false
+	}
 	switch {
 	case suspended(ps.spec, cluster):
 		ps.results[cluster] = result{applied: recorded == h}
@@ -212,14 +280,33 @@ func (c *Controller) applyTo(ps *pass, cluster string, cp *plan.ClusterPlan) {
 		} else {
 			ps.results[cluster] = result{message: s.done.message()}
 		}
-	case has && recorded == h && !s.stale:
+	case has && recorded == h && !s.stale && (s.done == nil || s.done.action == actApply):
 		ps.results[cluster] = result{applied: true}
 	default:
-		known := (has || s.holds) && !s.stale // a managed copy is there: no need to read it first
+		// A managed copy is there, or nothing is in the way: no need to read it first.
+		known := (has || s.holds || s.clear) && !s.stale
 		c.dispatch(ps.key, cluster, &work{action: actApply, gvr: ps.k.gvr, namespace: ps.obj.GetNamespace(), name: ps.obj.GetName(),
 			ref: ps.ref, object: cp.Object, hash: h, overwrite: overwrite, known: known})
 		ps.pending = true
+		ps.pendingOn = append(ps.pendingOn, cluster)
 	}
+}
+
+// wouldRemove reports whether removeFromOthers would ask a cluster to remove a copy.
+func (c *Controller) wouldRemove(ps *pass, cur *workv1alpha2.ResourceBinding, targets []workv1alpha2.TargetCluster) bool {
+	for _, h := range holders(cur, ps.slots) {
+		if slices.ContainsFunc(targets, func(t workv1alpha2.TargetCluster) bool { return t.Name == h }) || suspended(ps.spec, h) {
+			continue
+		}
+		if _, exists := c.cache.Cluster(h); !exists {
+			continue
+		}
+		if s := ps.slots[h]; s.done.ok() && (s.done.action == actDelete || s.done.action == actRelease) {
+			continue // removed already
+		}
+		return true
+	}
+	return false
 }
 
 // removeFromOthers removes the copies from the clusters that may hold one but are not targets
@@ -356,8 +443,8 @@ func (c *Controller) recordClaim(ctx context.Context, k *kind, obj *unstructured
 		return nil, nil // gone meanwhile: its deletion brings the key back
 	}
 	if err != nil {
-		return nil, fmt.Errorf("record claim %s on %s %s: %w", ref, obj.GetKind(), KeyFor(k.gvr, obj), err)
+		return nil, fmt.Errorf("record claim %s on %s %s: %w", ref, obj.GetKind(), KeyFor(k.gk(), obj), err)
 	}
-	klog.FromContext(ctx).V(2).Info("Recorded claim", "template", KeyFor(k.gvr, obj), "claim", ref.String(), "finalizer", finalizer)
+	klog.FromContext(ctx).V(2).Info("Recorded claim", "template", KeyFor(k.gk(), obj), "claim", ref.String(), "finalizer", finalizer)
 	return out, nil
 }

@@ -45,6 +45,9 @@ type outcome struct {
 	overwrite bool
 	err       error
 	permanent bool
+	// written is the resourceVersion of the copy a successful apply left in the member: the member
+	// watch's event for it is fleetgate's own write, not drift.
+	written string
 }
 
 func (o *outcome) ok() bool { return o != nil && o.err == nil }
@@ -68,8 +71,12 @@ type slot struct {
 	done *outcome
 	// holds: a sweep found fleetgate's copy of the template in the cluster.
 	holds bool
-	// stale: a sweep did not find the copy the binding records; the record must not be trusted.
+	// stale: the copy the binding records is not there (a sweep did not find it, or fleetgate
+	// deleted it since): the record must not be trusted.
 	stale bool
+	// clear: the admission pipeline's member dry-run found no unmanaged object of that name in the
+	// way, so the first write need not read first.
+	clear bool
 	// reported is the last failure reported as an event for deletes (applies are reported from
 	// the binding's status).
 	reported string
@@ -154,10 +161,26 @@ func (t *tracker) finish(k Key, cluster string, w *work, o *outcome) bool {
 		if s.want == w || s.want != nil && o.matches(s.want) {
 			s.want = nil // done: drop the object, the outcome is enough
 		}
-		s.stale = false
 		s.holds = o.action == actApply || o.action == actNamespace
+		// A copy deleted (or released) since is not what the binding's record says is there.
+		s.stale = o.action == actDelete || o.action == actRelease
 	}
 	return changed
+}
+
+// wroteVersion reports whether fleetgate's last write of k's copy in cluster left resourceVersion.
+func (t *tracker) wroteVersion(k Key, cluster, resourceVersion string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.m[k][cluster]
+	return s != nil && s.done.ok() && s.done.written != "" && s.done.written == resourceVersion
+}
+
+// setClear records that no unmanaged object is in the way of k's copy in cluster.
+func (t *tracker) setClear(k Key, cluster string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.slotLocked(k, cluster).clear = true
 }
 
 // setReported records msg as reported for k in cluster and reports whether it is new.
@@ -172,15 +195,15 @@ func (t *tracker) setReported(k Key, cluster, msg string) bool {
 	return true
 }
 
-// observe records a sweep of cluster for resource gvr: present holds the templates whose copies
+// observe records a sweep of cluster for kind gk: present holds the templates whose copies
 // were found. It returns the templates whose knowledge changed: a copy found that was not known,
 // or a copy known to be applied that is missing (its slot becomes stale and forgets the outcome).
-func (t *tracker) observe(cluster string, gvr schema.GroupVersionResource, present map[Key]bool) []Key {
+func (t *tracker) observe(cluster string, gk schema.GroupKind, present map[Key]bool) []Key {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var changed []Key
 	for k, byCluster := range t.m {
-		if k.Resource != gvr {
+		if k.Kind != gk {
 			continue
 		}
 		s := byCluster[cluster]

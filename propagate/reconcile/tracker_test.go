@@ -3,12 +3,14 @@ package reconcile
 import (
 	"errors"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 func TestTracker(t *testing.T) {
-	k := Key{Resource: configMapsGVR, Namespace: "ns", Name: "cm"}
+	k := Key{Kind: configMapsGK, Namespace: "ns", Name: "cm"}
 	apply := func(hash string, overwrite bool) *work {
-		return &work{action: actApply, gvr: configMapsGVR, hash: hash, overwrite: overwrite}
+		return &work{action: actApply, gvr: corev1.SchemeGroupVersion.WithResource("configmaps"), hash: hash, overwrite: overwrite}
 	}
 	tr := newTracker()
 
@@ -53,19 +55,19 @@ func TestTracker(t *testing.T) {
 
 	// A sweep that does not find the copy makes it stale; one that finds it again after a delete
 	// forgets the delete.
-	if changed := tr.observe("m1", configMapsGVR, map[Key]bool{}); len(changed) != 1 {
+	if changed := tr.observe("m1", configMapsGK, map[Key]bool{}); len(changed) != 1 {
 		t.Errorf("observe without the copy: changed %v", changed)
 	}
 	if s := tr.snapshot(k)["m1"]; !s.stale || s.done != nil || s.holds {
 		t.Errorf("after a sweep missed the copy: %+v", s)
 	}
-	del := &work{action: actDelete, gvr: configMapsGVR}
+	del := &work{action: actDelete, gvr: corev1.SchemeGroupVersion.WithResource("configmaps")}
 	tr.setWant(k, "m1", del)
 	tr.finish(k, "m1", del, &outcome{action: actDelete})
 	if tr.setWant(k, "m1", del) {
 		t.Error("done delete dispatched again")
 	}
-	if changed := tr.observe("m1", configMapsGVR, map[Key]bool{k: true}); len(changed) != 1 {
+	if changed := tr.observe("m1", configMapsGK, map[Key]bool{k: true}); len(changed) != 1 {
 		t.Errorf("observe with the copy back: changed %v", changed)
 	}
 	if !tr.setWant(k, "m1", del) {

@@ -1,6 +1,8 @@
 package selector
 
 import (
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -50,12 +52,13 @@ type Object interface {
 // namespace of a namespaced policy ("" for cluster-scoped policies): there an empty
 // rs.Namespace means the policy's own namespace.
 //
-// apiVersion and kind must equal the object's exactly; a non-empty namespace must match, and a
+// The selector's group and kind must be the object's (the version is not compared, as Karmada: an
+// autoscaling/v1 selector selects HorizontalPodAutoscalers read as autoscaling/v2); a non-empty namespace must match, and a
 // namespaced policy selects only objects of its own namespace; a name, when set, is the only thing compared (labelSelector ignored); otherwise the
 // labelSelector, when set, must select the object's labels. An invalid labelSelector selects
 // nothing.
 func MatchesSelector(obj Object, rs *policyv1alpha1.ResourceSelector, policyNamespace string) (bool, Specificity) {
-	if rs.APIVersion != obj.GetAPIVersion() || rs.Kind != obj.GetKind() {
+	if !SameGroupKind(rs.APIVersion, rs.Kind, obj.GetAPIVersion(), obj.GetKind()) {
 		return false, NoMatch
 	}
 	ns := rs.Namespace
@@ -110,4 +113,18 @@ func LabelsMatch(sel *metav1.LabelSelector, set map[string]string) bool {
 		return false
 	}
 	return s.Matches(labels.Set(set))
+}
+
+// SameGroupKind reports whether two apiVersion/kind pairs name the same kind: same group and kind,
+// whatever the versions.
+func SameGroupKind(apiVersionA, kindA, apiVersionB, kindB string) bool {
+	return kindA == kindB && groupOf(apiVersionA) == groupOf(apiVersionB)
+}
+
+// groupOf is the group of an apiVersion ("apps/v1" → "apps", "v1" → "").
+func groupOf(apiVersion string) string {
+	if i := strings.IndexByte(apiVersion, '/'); i >= 0 {
+		return apiVersion[:i]
+	}
+	return ""
 }

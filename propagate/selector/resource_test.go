@@ -34,7 +34,8 @@ func TestMatchesSelector(t *testing.T) {
 		want     Specificity
 	}{
 		{"kind match-all", deploy, policyv1alpha1.ResourceSelector{APIVersion: "apps/v1", Kind: "Deployment"}, "", MatchAll},
-		{"apiVersion compared exactly", deploy, policyv1alpha1.ResourceSelector{APIVersion: "apps/v1beta1", Kind: "Deployment"}, "", NoMatch},
+		{"version not compared", deploy, policyv1alpha1.ResourceSelector{APIVersion: "apps/v1beta1", Kind: "Deployment"}, "", MatchAll},
+		{"group compared", deploy, policyv1alpha1.ResourceSelector{APIVersion: "extensions/v1", Kind: "Deployment"}, "", NoMatch},
 		{"kind compared exactly", deploy, policyv1alpha1.ResourceSelector{APIVersion: "apps/v1", Kind: "deployment"}, "", NoMatch},
 		{"namespace matches", deploy, policyv1alpha1.ResourceSelector{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "default"}, "", MatchAll},
 		{"namespace differs", deploy, policyv1alpha1.ResourceSelector{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "prod"}, "", NoMatch},

@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -261,7 +260,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 		MayPropagate: func(info *request.RequestInfo) bool { return webhook.MayClaim(objects, mapper, info) },
 		Pipeline: func(host webhook.Host) http.Handler {
 			return webhook.NewHandler(webhook.NewPipeline(webhook.Config{
-				Host: host, Cache: objects, Observer: objects, Clients: members, Enqueuer: enqueuer{reconciler},
+				Host: host, Cache: objects, Observer: objects, Clients: members, Dispatcher: dispatcher{reconciler},
 				MemberDryRun: c.opts.MemberDryRun, DispatchTimeout: c.opts.DispatchTimeout,
 			}))
 		},
@@ -300,15 +299,11 @@ func (c *serveConfig) advertise() string {
 	return "127.0.0.1"
 }
 
-// enqueuer hands templates from the admission pipeline to the reconciler.
-type enqueuer struct{ c *reconcile.Controller }
+// dispatcher hands templates from the admission pipeline to the reconciler.
+type dispatcher struct{ c *reconcile.Controller }
 
-func (e enqueuer) Enqueue(gvr schema.GroupVersionResource, namespace, name string) {
-	e.c.Enqueue(reconcile.Key{Resource: gvr, Namespace: namespace, Name: name})
-}
-
-func (e enqueuer) Applied(gvr schema.GroupVersionResource, namespace, name, cluster string, obj *unstructured.Unstructured, overwrite bool) {
-	e.c.Applied(reconcile.Key{Resource: gvr, Namespace: namespace, Name: name}, cluster, obj, overwrite)
+func (d dispatcher) Dispatch(ctx context.Context, kind schema.GroupKind, namespace, name, resourceVersion string, checked map[string]bool) error {
+	return d.c.Dispatch(ctx, reconcile.Key{Kind: kind, Namespace: namespace, Name: name}, resourceVersion, checked)
 }
 
 // watchHost keeps the readiness error current: the gateway is ready while the host's /readyz is.
