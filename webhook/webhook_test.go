@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fleetgate/fleetgate/propagate/names"
 
@@ -247,5 +248,54 @@ func TestPlanInputFindsTheReconcilersBinding(t *testing.T) {
 				t.Errorf("planInput found no previous placement for %s %q: %+v", tc.kind, tc.name, in.Previous)
 			}
 		})
+	}
+}
+
+// dispatchRecord is one call of a Dispatcher.
+type dispatchRecord struct {
+	kind                  schema.GroupKind
+	ns, name, version     string
+	checked               map[string]bool
+	deadlineBeforeTimeout bool
+}
+
+type waitingDispatcher struct{ calls []dispatchRecord }
+
+func (w *waitingDispatcher) Dispatch(ctx context.Context, kind schema.GroupKind, ns, name, rv string, checked map[string]bool) error {
+	d, ok := ctx.Deadline()
+	w.calls = append(w.calls, dispatchRecord{kind: kind, ns: ns, name: name, version: rv, checked: checked,
+		deadlineBeforeTimeout: ok && time.Until(d) <= 3*time.Second})
+	return nil
+}
+
+// The pipeline never writes to members itself: it hands the committed template (its group, kind
+// and resourceVersion) to the reconciler, whose per-member queues are the only writers, and waits
+// within --dispatch-timeout. Policies are not handed over: they are never templates.
+func TestDispatchHandsTheCommittedVersionToTheReconciler(t *testing.T) {
+	pp := &policyv1alpha1.PropagationPolicy{}
+	pp.Name, pp.Namespace = "cms", "default"
+	pp.Spec.ResourceSelectors = []policyv1alpha1.ResourceSelector{{APIVersion: "v1", Kind: "ConfigMap"}}
+	d := &waitingDispatcher{}
+	chain := NewPipeline(Config{Host: &fakeHost{}, Cache: fakeLister{pps: []*policyv1alpha1.PropagationPolicy{pp}}, Dispatcher: d,
+		DispatchTimeout: 3 * time.Second})
+	if rec := serve(t, chain, "create", cm); rec.Code != 201 {
+		t.Fatalf("client got %d: %s", rec.Code, rec.Body)
+	}
+	if len(d.calls) != 1 {
+		t.Fatalf("reconciler got %d dispatches, want 1", len(d.calls))
+	}
+	got := d.calls[0]
+	if got.kind != (schema.GroupKind{Kind: "ConfigMap"}) || got.ns != "default" || got.name != "cm" || got.version != "1" || !got.deadlineBeforeTimeout {
+		t.Errorf("dispatch %+v, want ConfigMap default/cm at resourceVersion 1 within the dispatch timeout", got)
+	}
+
+	policy := `{"apiVersion":"policy.karmada.io/v1alpha1","kind":"PropagationPolicy","metadata":{"name":"p","namespace":"default"},"spec":{"resourceSelectors":[{"apiVersion":"v1","kind":"ConfigMap"}]}}`
+	d.calls = nil
+	a := &Attributes{Committed: &unstructured.Unstructured{}}
+	if err := a.Committed.UnmarshalJSON([]byte(policy)); err != nil {
+		t.Fatal(err)
+	}
+	if err := (dispatch{dispatcher: d, timeout: time.Second}).Admit(context.Background(), a); err != nil || len(d.calls) != 0 {
+		t.Errorf("a committed policy was handed to the reconciler: %v %+v", err, d.calls)
 	}
 }
