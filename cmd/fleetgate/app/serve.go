@@ -239,8 +239,10 @@ func (c *serveConfig) run(ctx context.Context) error {
 	// One discovery-backed mapper for the reconciler and the pipeline's "could any policy claim
 	// this kind" check; it resets itself when it meets a kind it does not know.
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.hostKube.Discovery()))
+	metrics := proxy.NewMetrics()
 	reconciler := reconcile.New(reconcile.Options{
 		Host: reconcilerHost, Kube: c.hostKube, Cache: objects, Members: members, Workers: c.opts.Workers, Mapper: mapper,
+		QueueMetrics: metrics.QueueMetrics(),
 	})
 	notYet := errors.New("starting")
 	c.readiness.Store(&notYet)
@@ -254,7 +256,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 			}
 			return *c.readiness.Load()
 		},
-		Metrics:      proxy.NewMetrics(),
+		Metrics:      metrics,
 		Profiling:    c.opts.Profiling,
 		Public:       admission.Handlers(),
 		MayPropagate: func(info *request.RequestInfo) bool { return webhook.MayClaim(objects, mapper, info) },
