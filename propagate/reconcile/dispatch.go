@@ -120,7 +120,8 @@ func (c *Controller) attempt(ctx context.Context, d *dispatcher, dyn dynamic.Int
 		}
 		d.setNamespace(w.namespace, true)
 	}
-	out, err := member.Apply(ctx, dyn, w.gvr, w.object, member.ApplyOptions{Overwrite: w.overwrite, KnownManaged: w.known})
+	obj := retainMemberFields(w.object, d.watchedCopy(w.object.GroupVersionKind().GroupKind(), w.namespace, w.name))
+	out, err := member.Apply(ctx, dyn, w.gvr, obj, member.ApplyOptions{Overwrite: w.overwrite, KnownManaged: w.known})
 	switch {
 	case err == nil:
 		return out.GetResourceVersion(), nil

@@ -143,7 +143,46 @@ func (c *Controller) drifted(cluster string, k *kind, desired *unstructured.Unst
 	if !ok || live.GetDeletionTimestamp() != nil {
 		return false // on its way out: its deletion brings the template back
 	}
-	return !contains(live.Object, desired.Object)
+	return !contains(live.Object, retainMemberFields(desired, live).Object)
+}
+
+// watchedCopy returns the member's copy of obj as d's watch last saw it (nil when unknown).
+func (d *dispatcher) watchedCopy(gk schema.GroupKind, namespace, name string) *unstructured.Unstructured {
+	d.copies.mu.Lock()
+	inf := d.copies.informers[gk]
+	d.copies.mu.Unlock()
+	if inf == nil {
+		return nil
+	}
+	key := name
+	if namespace != "" {
+		key = namespace + "/" + name
+	}
+	o, exists, err := inf.GetStore().GetByKey(key)
+	if err != nil || !exists {
+		return nil
+	}
+	u, _ := o.(*unstructured.Unstructured)
+	return u
+}
+
+// RetainReplicasLabel on a template leaves a workload's spec.replicas in each member to the member
+// (a member HPA scales it), as Karmada's label of that name does.
+const RetainReplicasLabel = "resourcetemplate.karmada.io/retain-replicas"
+
+// retainMemberFields returns desired with the fields the member owns taken from live: spec.replicas
+// when the template asks for it with RetainReplicasLabel. desired is not modified.
+func retainMemberFields(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
+	if live == nil || desired.GetLabels()[RetainReplicasLabel] != "true" {
+		return desired
+	}
+	replicas, found, err := unstructured.NestedFieldNoCopy(live.Object, "spec", "replicas")
+	if err != nil || !found {
+		return desired
+	}
+	out := desired.DeepCopy()
+	_ = unstructured.SetNestedField(out.Object, replicas, "spec", "replicas")
+	return out
 }
 
 // contains reports whether live holds every value of desired: maps key by key, lists element by

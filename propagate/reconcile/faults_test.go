@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -189,3 +191,61 @@ func TestDispatchWaitsForMembers(t *testing.T) {
 		}
 	}
 }
+
+// spec.replicas scaled in a member is drift, unless the template leaves it to the member (label
+// resourcetemplate.karmada.io/retain-replicas=true, as for a member HPA): then it stays.
+func TestMemberOwnedReplicasAreNotDrift(t *testing.T) {
+	e := sharedEnv(t)
+	e.startController(t)
+	const ns = "replicas"
+	ctx := context.Background()
+	e.namespace(t, ns, nil)
+	pp := configMapPolicy(ns, "member1")
+	pp.Spec.ResourceSelectors = append(pp.Spec.ResourceSelectors, policyv1alpha1.ResourceSelector{APIVersion: "apps/v1", Kind: "Deployment"})
+	e.policy(t, pp)
+	for _, name := range []string{"retained", "restored"} {
+		d := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr.To[int32](2),
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}},
+				},
+			},
+		}
+		if name == "retained" {
+			d.Labels = map[string]string{reconcile.RetainReplicasLabel: "true"}
+		}
+		if _, err := e.kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, waitLong, func() error { return e.fullyApplied(t, ns, name+"-deployment", "member1") })
+		scale := []byte(`{"spec":{"replicas":5}}`)
+		if _, err := e.members["member1"].Resource(deployments).Namespace(ns).Patch(ctx, name, types.MergePatchType, scale,
+			metav1.PatchOptions{FieldManager: "kube-controller-manager"}, "scale"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replicas := func(name string) (int64, error) {
+		u, err := e.memberObject("member1", deployments, ns, name)
+		if err != nil || u == nil {
+			return 0, fmt.Errorf("member1 %s: %v", name, err)
+		}
+		n, _, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+		return n, nil
+	}
+	eventually(t, waitLong, func() error {
+		if n, err := replicas("restored"); err != nil || n != 2 {
+			return fmt.Errorf("restored has %d replicas in member1 (%v), want 2", n, err)
+		}
+		return nil
+	})
+	// The reconciler has looked at both (it restored one, and the other's event came first).
+	if n, err := replicas("retained"); err != nil || n != 5 {
+		t.Errorf("retained has %d replicas in member1 (%v), want the member's 5", n, err)
+	}
+}
+
+var deployments = appsv1.SchemeGroupVersion.WithResource("deployments")
