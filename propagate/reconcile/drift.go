@@ -119,31 +119,25 @@ func (c *Controller) copyHandler(d *dispatcher, k *kind) toolscache.ResourceEven
 // false when the member's copies are not watched (yet): then nothing is known to have changed.
 func (c *Controller) drifted(cluster string, k *kind, desired *unstructured.Unstructured) bool {
 	d := c.dispatcher(cluster)
-	if d == nil {
+	if d == nil || !d.watchesCopies(k.gk()) {
 		return false
 	}
-	d.copies.mu.Lock()
-	inf := d.copies.informers[k.gk()]
-	d.copies.mu.Unlock()
-	if inf == nil || !inf.HasSynced() {
-		return false
-	}
-	key := desired.GetName()
-	if ns := desired.GetNamespace(); ns != "" {
-		key = ns + "/" + key
-	}
-	o, exists, err := inf.GetStore().GetByKey(key)
-	if err != nil {
-		return false
-	}
-	if !exists {
+	live := d.watchedCopy(k.gk(), desired.GetNamespace(), desired.GetName())
+	switch {
+	case live == nil:
 		return true
-	}
-	live, ok := o.(*unstructured.Unstructured)
-	if !ok || live.GetDeletionTimestamp() != nil {
+	case live.GetDeletionTimestamp() != nil:
 		return false // on its way out: its deletion brings the template back
 	}
 	return !contains(live.Object, retainMemberFields(desired, live).Object)
+}
+
+// watchesCopies reports whether d's watch of kind gk has its initial list.
+func (d *dispatcher) watchesCopies(gk schema.GroupKind) bool {
+	d.copies.mu.Lock()
+	inf := d.copies.informers[gk]
+	d.copies.mu.Unlock()
+	return inf != nil && inf.HasSynced()
 }
 
 // watchedCopy returns the member's copy of obj as d's watch last saw it (nil when unknown).
