@@ -8,8 +8,10 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './hack/*' -not -path './bi
 TEST_P ?= 2
 TEST_TIMEOUT ?= 40m
 TEST_FLAGS ?=
+# Loops of the chaos test under `make soak` (`make test` runs CHAOS_LOOPS, default 2).
+SOAK_LOOPS ?= 20
 
-.PHONY: all tools build test unit e2e up bench generate fmt vet clean
+.PHONY: all tools build test unit e2e up bench generate fmt vet clean soak
 
 all: build
 
@@ -44,6 +46,10 @@ up: tools build
 bench: tools build
 	FLEETGATE_BIN=$(BIN) go run ./test/bench
 	go test -run '^$$' -bench . -benchmem ./propagate/override/ ./propagate/placement/
+
+## soak: the chaos test (test/e2e/chaos) for SOAK_LOOPS loops; replay one loop with CHAOS_SEED=<seed> SOAK_LOOPS=1.
+soak: tools build
+	FLEETGATE_BIN=$(BIN) CHAOS_LOOPS=$(SOAK_LOOPS) go test -count=1 -timeout 90m -run TestChaos -v ./test/e2e/chaos/
 
 ## generate: deep-copy functions and CRD manifests from apis/.
 generate:
