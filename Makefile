@@ -28,10 +28,17 @@ $(BIN)/fleetgate: $(GO_SOURCES)
 $(BIN)/kubectl-fleetgate: $(GO_SOURCES)
 	go build -o $@ ./cmd/kubectl-fleetgate
 
-## test: everything — unit, integration and end-to-end tests against real binaries.
+# Unit and integration packages run with the race detector. The end-to-end packages (test/e2e/...)
+# drive the prebuilt bin/fleetgate and the real kubectl as separate processes, so -race in their test
+# process would find nothing of the product and only cost time: they run without it.
+E2E_PKGS := ./test/e2e/...
+RACE_PKGS = $(shell go list ./... | grep -v '/test/e2e/')
+
+## test: everything — unit and integration tests (with -race), then end-to-end tests against real binaries.
 test: tools build
 	go vet ./...
-	FLEETGATE_BIN=$(BIN) go test -p $(TEST_P) -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+	FLEETGATE_BIN=$(BIN) go test -race -p $(TEST_P) -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(RACE_PKGS)
+	FLEETGATE_BIN=$(BIN) go test -p $(TEST_P) -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(E2E_PKGS)
 
 ## unit: only the tests that need no binaries.
 unit:

@@ -262,6 +262,8 @@ func fakeGateway(args []string) error {
 	bind := fs.String("bind-address", "", "")
 	port := fs.String("secure-port", "", "")
 	fs.String("advertise-address", "", "")
+	fs.Duration("cluster-failure-threshold", 0, "")
+	fs.Duration("cluster-success-threshold", 0, "")
 	fs.Bool("fake-first", false, "")
 	fs.Bool("fake-second", false, "")
 	if err := fs.Parse(args[1:]); err != nil {

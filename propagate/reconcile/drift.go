@@ -116,28 +116,30 @@ func (c *Controller) copyHandler(d *dispatcher, k *kind) toolscache.ResourceEven
 // drifted reports whether cluster's copy of the template, as the member watch last saw it, no
 // longer holds desired: it is gone, or a field fleetgate sets has another value. Fields fleetgate
 // does not set (status, what the member defaults, what other managers add) are not drift. It is
-// false when the member's copies are not watched (yet): then nothing is known to have changed.
-func (c *Controller) drifted(cluster string, k *kind, desired *unstructured.Unstructured) bool {
+// false when the member's copies are not watched (yet), or the watch has not caught up with
+// fleetgate's last write there (written, its resourceVersion; "" for none known): until a write's
+// own event arrives, the watch still shows the copy as it was before, or not at all.
+func (c *Controller) drifted(cluster string, k *kind, desired *unstructured.Unstructured, written string) bool {
 	d := c.dispatcher(cluster)
-	if d == nil || !d.watchesCopies(k.gk()) {
+	if d == nil {
+		return false
+	}
+	d.copies.mu.Lock()
+	inf := d.copies.informers[k.gk()]
+	d.copies.mu.Unlock()
+	if inf == nil || !inf.HasSynced() {
 		return false
 	}
 	live := d.watchedCopy(k.gk(), desired.GetNamespace(), desired.GetName())
 	switch {
 	case live == nil:
-		return true
+		return written == "" || !newer(written, inf.LastSyncResourceVersion())
+	case written != "" && newer(written, live.GetResourceVersion()):
+		return false // fleetgate's write has not come back through the watch yet
 	case live.GetDeletionTimestamp() != nil:
 		return false // on its way out: its deletion brings the template back
 	}
 	return !contains(live.Object, retainMemberFields(desired, live).Object)
-}
-
-// watchesCopies reports whether d's watch of kind gk has its initial list.
-func (d *dispatcher) watchesCopies(gk schema.GroupKind) bool {
-	d.copies.mu.Lock()
-	inf := d.copies.informers[gk]
-	d.copies.mu.Unlock()
-	return inf != nil && inf.HasSynced()
 }
 
 // watchedCopy returns the member's copy of obj as d's watch last saw it (nil when unknown).

@@ -262,7 +262,11 @@ func (c *Controller) applyTo(ps *pass, cluster string, cp *plan.ClusterPlan) {
 	overwrite := ps.conflict == policyv1alpha1.ConflictOverwrite
 	recorded, has := ps.record[cluster]
 	trusted := s.done.ok() && s.done.action == actApply && s.done.hash == h || has && recorded == h && !s.stale
-	if trusted && !suspended(ps.spec, cluster) && c.drifted(cluster, ps.k, cp.Object) {
+	written := ""
+	if s.done.ok() && s.done.action == actApply {
+		written = s.done.written
+	}
+	if trusted && !suspended(ps.spec, cluster) && c.drifted(cluster, ps.k, cp.Object, written) {
 		// Edited or deleted in the member: what was applied is not there any more.
 		c.tracker.markStale(ps.key, cluster)
 		s.done, s.stale, s.holds = nil, true, false
