@@ -95,7 +95,7 @@ func TestInstall(t *testing.T) {
 		{name: "established after a poll", establishAfter: 1, timeout: 10 * time.Second},
 		{name: "names rejected", reject: "propagationpolicies.policy.karmada.io", timeout: 10 * time.Second,
 			wantErr: "CRD propagationpolicies.policy.karmada.io: names not accepted: shortName pp is already in use"},
-		{name: "never established", establishAfter: 1 << 30, timeout: 300 * time.Millisecond,
+		{name: "never established", establishAfter: 1 << 30, timeout: 3 * time.Second,
 			wantErr: "wait for CRD clusteroverridepolicies.policy.karmada.io to be Established: context deadline exceeded"},
 	}
 	for _, tt := range tests {
