@@ -33,7 +33,10 @@
 // watched yet are parked until the kind's informer has synced; kinds the host does not serve wait for
 // an established CRD.
 //
+// The member watches also carry the copies' status: the template pass records each target's status
+// and health in the binding and writes the aggregate (propagate/status) into the template's status.
+//
 // It does not decide where or what to write (propagate/plan does, the same code the admission
-// pipeline runs), does not aggregate member status into templates, and reaches members only through
-// the MemberClients it is given (bootstrap/access by default).
+// pipeline runs), does not define how a kind's status aggregates (propagate/status does), and reaches
+// members only through the MemberClients it is given (bootstrap/access by default).
 package reconcile

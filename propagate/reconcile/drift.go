@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -83,9 +84,9 @@ func (c *Controller) watchCopies() {
 }
 
 // copyHandler sends a template back to the template queue when its copy in d's member changed in a
-// way fleetgate did not cause (an edit, a deletion). Updates that change only status are skipped,
-// and so are the events of fleetgate's own writes (the copy is at the resourceVersion fleetgate's
-// last write returned).
+// way fleetgate did not cause (an edit, a deletion) or its status changed (the binding and the
+// template's aggregated status follow it). The events of fleetgate's own writes are skipped (the
+// copy is at the resourceVersion fleetgate's last write returned).
 func (c *Controller) copyHandler(d *dispatcher, k *kind) toolscache.ResourceEventHandler {
 	enqueue := func(obj any, ownWriteCheck bool) {
 		u, ok := untomb(obj).(*unstructured.Unstructured)
@@ -105,7 +106,7 @@ func (c *Controller) copyHandler(d *dispatcher, k *kind) toolscache.ResourceEven
 	return toolscache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { enqueue(obj, true) },
 		UpdateFunc: func(old, cur any) {
-			if templateChanged(old, cur) {
+			if templateChanged(old, cur) || statusChanged(old, cur) {
 				enqueue(cur, true)
 			}
 		},
@@ -124,12 +125,12 @@ func (c *Controller) drifted(cluster string, k *kind, desired *unstructured.Unst
 	if d == nil {
 		return false
 	}
+	if !d.watchesCopies(k.gk()) {
+		return false
+	}
 	d.copies.mu.Lock()
 	inf := d.copies.informers[k.gk()]
 	d.copies.mu.Unlock()
-	if inf == nil || !inf.HasSynced() {
-		return false
-	}
 	live := d.watchedCopy(k.gk(), desired.GetNamespace(), desired.GetName())
 	switch {
 	case live == nil:
@@ -226,4 +227,22 @@ func contains(live, desired any) bool {
 		}
 	}
 	return reflect.DeepEqual(live, desired)
+}
+
+// watchesCopies reports whether d's watch of kind gk has its initial list.
+func (d *dispatcher) watchesCopies(gk schema.GroupKind) bool {
+	d.copies.mu.Lock()
+	inf := d.copies.informers[gk]
+	d.copies.mu.Unlock()
+	return inf != nil && inf.HasSynced()
+}
+
+// statusChanged reports whether an update changed the object's status.
+func statusChanged(old, cur any) bool {
+	o, ok1 := old.(*unstructured.Unstructured)
+	n, ok2 := cur.(*unstructured.Unstructured)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return !equality.Semantic.DeepEqual(o.Object["status"], n.Object["status"])
 }

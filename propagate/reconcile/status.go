@@ -43,8 +43,11 @@ type result struct {
 
 // statusInput is what the binding's status is computed from.
 type statusInput struct {
-	targets  []workv1alpha2.TargetCluster
-	results  map[string]result
+	targets []workv1alpha2.TargetCluster
+	results map[string]result
+	// members is what each target's watched copy says (status, health); a target missing from it
+	// keeps what the binding said.
+	members  map[string]memberState
 	schedErr error
 	// generation is the binding's metadata.generation after the spec was written.
 	generation int64
@@ -80,6 +83,9 @@ func buildStatus(prev workv1alpha2.ResourceBindingStatus, in statusInput) workv1
 		r := in.results[t.Name]
 		it := prevItems[t.Name]
 		it.ClusterName, it.Applied, it.AppliedMessage = t.Name, r.applied, r.message
+		if st, ok := in.members[t.Name]; ok {
+			it.Status, it.Health = rawStatus(st.status), st.health
+		}
 		if !r.applied && r.message == "" {
 			it.AppliedMessage = notAppliedYetReason
 		}

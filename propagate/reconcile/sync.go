@@ -226,15 +226,22 @@ func (c *Controller) propagate(ctx context.Context, key Key, k *kind, obj *unstr
 	}
 	overrides[AnnotationAppliedHashes] = encodeRecord(ps.next)
 	replicas, _, _ := placement.ReplicaRequirements(obj)
-	return c.writeBinding(ctx, k, obj, cur, desiredBinding{
+	states, complete := c.memberStates(ps, targets)
+	if err := c.writeBinding(ctx, k, obj, cur, desiredBinding{
 		spec:        bindingSpec(obj, ps.spec, targets, required, replicas, conflict),
 		annotations: overrides,
 		status: statusInput{
-			targets: targets, results: ps.results, schedErr: p.SchedulingErr,
+			targets: targets, results: ps.results, members: states, schedErr: p.SchedulingErr,
 			rescheduled: cur == nil || !slices.Equal(clusterNames(cur.Spec.Clusters), clusterNames(targets)),
 			now:         metav1.NewTime(c.opts.Clock.Now()),
 		},
-	})
+	}); err != nil {
+		return err
+	}
+	if !complete {
+		return nil // a member's watch has not listed yet: the aggregate would drop its share
+	}
+	return c.writeTemplateStatus(ctx, k, obj, states)
 }
 
 // readyAmong reports whether one of clusters is Ready.

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -70,6 +71,28 @@ spec:
 			}
 			return nil
 		})
+	}
+	// Through the gateway the template shows the members' status summed: 2/1.
+	eventually(t, time.Minute, func() error {
+		out := framework.Kubectl(t, gw(), "-n", ns, "get", "deploy", "nginx", "--no-headers")
+		if !regexp.MustCompile(`^nginx\s+2/1\s+2\s+2\s`).MatchString(out) {
+			return fmt.Errorf("kubectl get deploy: %q, want nginx 2/1 2 2", out)
+		}
+		return nil
+	})
+	framework.Kubectl(t, gw(), "-n", ns, "rollout", "status", "deploy/nginx", "--timeout=60s")
+	framework.Kubectl(t, gw(), "-n", ns, "wait", "--for=condition=Available", "deploy/nginx", "--timeout=60s")
+	// After set image, rollout status returns only once both members rolled out.
+	framework.Kubectl(t, gw(), "-n", ns, "set", "image", "deploy/nginx", "nginx=nginx:1.27")
+	framework.Kubectl(t, gw(), "-n", ns, "rollout", "status", "deploy/nginx", "--timeout=90s")
+	for _, m := range []string{"member1", "member2"} {
+		d := getMember(t, m, ns, "deployment", "nginx")
+		observed, _, _ := unstructured.NestedInt64(d.Object, "status", "observedGeneration")
+		updated, _, _ := unstructured.NestedInt64(d.Object, "status", "updatedReplicas")
+		if image(d) != "nginx:1.27" || observed < d.GetGeneration() || updated != 1 {
+			t.Errorf("%s when rollout status returned: image %q observedGeneration %d/%d updatedReplicas %d",
+				m, image(d), observed, d.GetGeneration(), updated)
+		}
 	}
 }
 

@@ -1,0 +1,166 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
+	"github.com/fleetgate/fleetgate/propagate/names"
+	"github.com/fleetgate/fleetgate/propagate/status"
+)
+
+// memberState is what one target's watched copy says: its status, its health, and whether it
+// counts in the template's aggregated status.
+type memberState struct {
+	status   map[string]any // nil: not known
+	health   workv1alpha2.ResourceHealth
+	counted  bool // a Ready cluster whose copy is watched: its share counts
+	observed bool // the copy is current and its controller has observed it
+}
+
+// memberStates reads the targets' copies from the member watches. A target that is not Ready, or
+// whose copy is missing, does not count and its health is Unknown. A Ready target whose watch has
+// not synced yet is left out (the binding keeps what it said) and makes the states incomplete: the
+// watch's first list brings the template back.
+func (c *Controller) memberStates(ps *pass, targets []workv1alpha2.TargetCluster) (_ map[string]memberState, complete bool) {
+	out := make(map[string]memberState, len(targets))
+	complete = true
+	for _, t := range targets {
+		st := memberState{health: workv1alpha2.ResourceUnknown}
+		cl, ok := c.cache.Cluster(t.Name)
+		if !ok || !clusterv1alpha1.IsReady(cl) {
+			out[t.Name] = st
+			continue
+		}
+		d := c.dispatcher(t.Name)
+		if d == nil || !d.watchesCopies(ps.k.gk()) {
+			complete = false
+			continue
+		}
+		live := d.watchedCopy(ps.k.gk(), ps.obj.GetNamespace(), ps.obj.GetName())
+		if live == nil {
+			out[t.Name] = st
+			continue
+		}
+		st.status, _, _ = unstructured.NestedMap(live.Object, "status")
+		st.counted = true
+		st.observed = ps.results[t.Name].applied && generationObserved(live)
+		st.health = healthOf(live, st.observed)
+		out[t.Name] = st
+	}
+	return out, complete
+}
+
+// generationObserved reports whether a copy's controller has seen its current spec: kinds without
+// metadata.generation or status.observedGeneration count as observed.
+func generationObserved(live *unstructured.Unstructured) bool {
+	observed, found, _ := unstructured.NestedInt64(live.Object, "status", "observedGeneration")
+	return !found || live.GetGeneration() == 0 || observed >= live.GetGeneration()
+}
+
+// healthOf interprets a copy's health as Karmada's default interpreter does for the common kinds;
+// other kinds are Healthy once they exist.
+func healthOf(live *unstructured.Unstructured, observed bool) workv1alpha2.ResourceHealth {
+	n := func(path ...string) int64 { v, _, _ := unstructured.NestedInt64(live.Object, path...); return v }
+	spec := n("spec", "replicas")
+	healthy := true
+	switch live.GroupVersionKind().GroupKind().String() {
+	case "Deployment.apps":
+		healthy = observed && n("status", "updatedReplicas") == spec && n("status", "availableReplicas") >= spec
+	case "StatefulSet.apps", "ReplicaSet.apps":
+		healthy = observed && n("status", "readyReplicas") >= spec
+	case "DaemonSet.apps":
+		healthy = observed && n("status", "numberAvailable") >= n("status", "desiredNumberScheduled")
+	case "Pod":
+		phase, _, _ := unstructured.NestedString(live.Object, "status", "phase")
+		healthy = phase == "Running" || phase == "Succeeded"
+	case "PersistentVolumeClaim":
+		phase, _, _ := unstructured.NestedString(live.Object, "status", "phase")
+		healthy = phase == "Bound"
+	}
+	if healthy {
+		return workv1alpha2.ResourceHealthy
+	}
+	return workv1alpha2.ResourceUnhealthy
+}
+
+// rawStatus is a member status as the binding records it.
+func rawStatus(s map[string]any) *runtime.RawExtension {
+	if s == nil {
+		return nil
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil
+	}
+	return &runtime.RawExtension{Raw: b}
+}
+
+// writeTemplateStatus writes the aggregate of the counted members' status into the template's
+// status subresource, for the kinds that have one, when it differs from what the template says.
+func (c *Controller) writeTemplateStatus(ctx context.Context, k *kind, obj *unstructured.Unstructured, states map[string]memberState) error {
+	agg := status.For(k.gk())
+	if agg == nil {
+		return nil
+	}
+	var members []status.Member
+	for cluster, st := range states {
+		if st.counted {
+			members = append(members, status.Member{Cluster: cluster, Status: st.status, Observed: st.observed})
+		}
+	}
+	sortMembers(members)
+	prev, _, _ := unstructured.NestedMap(obj.Object, "status")
+	want := agg(obj.GetGeneration(), prev, members)
+	if equality.Semantic.DeepEqual(normalised(prev), normalised(want)) {
+		return nil
+	}
+	patch := map[string]any{}
+	for f := range prev {
+		patch[f] = nil // what the aggregate no longer says goes
+	}
+	for f, v := range want {
+		patch[f] = v
+	}
+	body, err := json.Marshal(map[string]any{"status": patch})
+	if err != nil {
+		return err
+	}
+	_, err = c.resource(k, obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, body,
+		metav1.PatchOptions{FieldManager: names.FieldManager}, "status")
+	if apierrors.IsNotFound(err) {
+		return nil // gone, or the kind has no status subresource here
+	}
+	if err != nil {
+		return fmt.Errorf("write aggregated status of %s: %w", KeyFor(k.gk(), obj), err)
+	}
+	return nil
+}
+
+func sortMembers(ms []status.Member) {
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && ms[j].Cluster < ms[j-1].Cluster; j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+}
+
+// normalised round-trips v through JSON, so int64 and float64 numbers compare equal.
+func normalised(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
