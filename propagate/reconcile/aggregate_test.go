@@ -40,6 +40,34 @@ func (e *testEnv) reportStatus(t *testing.T, cluster, ns, name string, ready int
 	})
 }
 
+// propagateWeb propagates a one-replica Deployment "web" of ns to both members (Duplicated) and
+// waits until both hold it.
+func (e *testEnv) propagateWeb(t *testing.T, ns string) {
+	t.Helper()
+	pp := &policyv1alpha1.PropagationPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}}
+	pp.Spec.ResourceSelectors = []policyv1alpha1.ResourceSelector{{APIVersion: "apps/v1", Kind: "Deployment"}}
+	e.policy(t, pp)
+	if _, err := e.kube.AppsV1().Deployments(ns).Create(context.Background(), deployment(ns, "web", 1), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitLong, func() error { return e.fullyApplied(t, ns, "web-deployment", "member1", "member2") })
+}
+
+// deployment is a Deployment of one nginx container with label app=name.
+func deployment(ns, name string, replicas int32) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}},
+			},
+		},
+	}
+}
+
 // templateStatus reads the template Deployment's status.
 func (e *testEnv) templateStatus(ns, name string) (*appsv1.Deployment, error) {
 	return e.kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
@@ -54,24 +82,7 @@ func TestDeploymentStatusIsAggregated(t *testing.T) {
 	const ns = "aggregate"
 	ctx := context.Background()
 	e.namespace(t, ns, nil)
-	pp := &policyv1alpha1.PropagationPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}}
-	pp.Spec.ResourceSelectors = []policyv1alpha1.ResourceSelector{{APIVersion: "apps/v1", Kind: "Deployment"}}
-	e.policy(t, pp)
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}},
-			},
-		},
-	}
-	if _, err := e.kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, waitLong, func() error { return e.fullyApplied(t, ns, "web-deployment", "member1", "member2") })
+	e.propagateWeb(t, ns)
 	e.reportStatus(t, "member1", ns, "web", 1)
 	e.reportStatus(t, "member2", ns, "web", 1)
 	// want checks the template's status; observed says its observedGeneration is its generation
@@ -161,24 +172,7 @@ func TestNotReadyMemberDropsItsShare(t *testing.T) {
 	const ns = "share"
 	ctx := context.Background()
 	e.namespace(t, ns, nil)
-	pp := &policyv1alpha1.PropagationPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}}
-	pp.Spec.ResourceSelectors = []policyv1alpha1.ResourceSelector{{APIVersion: "apps/v1", Kind: "Deployment"}}
-	e.policy(t, pp)
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}},
-			},
-		},
-	}
-	if _, err := e.kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, waitLong, func() error { return e.fullyApplied(t, ns, "web-deployment", "member1", "member2") })
+	e.propagateWeb(t, ns)
 	e.reportStatus(t, "member1", ns, "web", 1)
 	e.reportStatus(t, "member2", ns, "web", 1)
 	ready := func(n int32, member2 workv1alpha2.ResourceHealth) func() error {

@@ -204,17 +204,7 @@ func TestMemberOwnedReplicasAreNotDrift(t *testing.T) {
 	pp.Spec.ResourceSelectors = append(pp.Spec.ResourceSelectors, policyv1alpha1.ResourceSelector{APIVersion: "apps/v1", Kind: "Deployment"})
 	e.policy(t, pp)
 	for _, name := range []string{"retained", "restored"} {
-		d := &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-			Spec: appsv1.DeploymentSpec{
-				Replicas: ptr.To[int32](2),
-				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
-					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}},
-				},
-			},
-		}
+		d := deployment(ns, name, 2)
 		if name == "retained" {
 			d.Labels = map[string]string{reconcile.RetainReplicasLabel: "true"}
 		}
