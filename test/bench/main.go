@@ -22,7 +22,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 6, "rounds per scenario (each round runs every path once)")
 	flag.DurationVar(&o.phase, "phase", 2*time.Second, "duration of one path's turn in a round")
 	flag.IntVar(&o.listSize, "list-size", 500, "ConfigMaps in the LIST scenario")
-	flag.StringVar(&o.suite, "suite", "all", "which benchmarks: gateway, propagation, overrides or all")
+	flag.StringVar(&o.suite, "suite", "all", "which benchmarks: gateway, propagation, overrides, status or all")
 	flag.IntVar(&o.creates, "creates", 20, "Deployment creates per path and round in the propagation benchmark")
 	flag.IntVar(&o.templates, "templates", 1000, "templates to reconcile after a gateway restart")
 	flag.Parse()
@@ -49,8 +49,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return propagationBench(ctx, o, out)
 	case "overrides":
 		return overridesBench(ctx, o, out)
+	case "status":
+		return statusBench(ctx, o, out)
 	case "all":
-		for _, b := range []func(context.Context, options, io.Writer) error{gatewayBench, propagationBench, overridesBench} {
+		for _, b := range []func(context.Context, options, io.Writer) error{gatewayBench, propagationBench, overridesBench, statusBench} {
 			if err := b(ctx, o, out); err != nil {
 				return err
 			}
@@ -58,7 +60,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("-suite %q: want gateway, propagation, overrides or all", o.suite)
+	return fmt.Errorf("-suite %q: want gateway, propagation, overrides, status or all", o.suite)
 }
 
 func gatewayBench(ctx context.Context, o options, out io.Writer) error {
