@@ -216,7 +216,10 @@ func createMemberIdentities(ctx context.Context, member kubernetes.Interface, ex
 		ObjectMeta: metav1.ObjectMeta{Name: impersonatorRole, Labels: labels},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"users", "groups", "serviceaccounts"}, Verbs: []string{"impersonate"}},
-			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"userextras/*", "uids"}, Verbs: []string{"impersonate"}},
+			// Every userextras/<key> and uids: RBAC has no "userextras/*" wildcard (only "*" and
+			// "*/<subresource>"), so that rule matched no extra and any caller with extras (service
+			// account tokens, 1.37 client certificates' credential-id) could not be impersonated.
+			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"impersonate"}},
 		},
 	}
 	roles := member.RbacV1().ClusterRoles()

@@ -45,6 +45,10 @@ type Config struct {
 	// MayPropagate, when set, narrows what enters the pipeline further: a write it refuses goes
 	// straight to the host (webhook.MayClaim: no policy could claim it).
 	MayPropagate func(info *request.RequestInfo) bool
+	// Clusters, when set, serves the cluster proxy (/clusters/{name}/… and Karmada's
+	// …/clusters/{name}/proxy/…) with the members' impersonating credentials. Nil: those paths go
+	// to the host like any other.
+	Clusters ClusterConfigs
 }
 
 func (c Config) validate() error {
@@ -85,7 +89,8 @@ func NewRequestInfoResolver() request.RequestInfoResolver {
 //     the host's TokenReview accepts; strips Authorization and X-Remote-* on success;
 //  6. impersonation — Impersonate-* honoured only if the host's SubjectAccessReview allows the
 //     caller to impersonate; the headers are removed and the context user replaced;
-//  7. the router: /metrics, /debug/pprof/ (if profiling), writes of propagatable kinds through the
+//  7. the router: /metrics, /debug/pprof/ (if profiling), the cluster proxy (clusters/proxy checked
+//     on the host, then the member as the context user), writes of propagatable kinds through the
 //     admission pipeline (webhook/), then everything else to the host as the context user.
 func NewHandler(c Config) (http.Handler, error) {
 	if err := c.validate(); err != nil {
@@ -101,6 +106,9 @@ func NewHandler(c Config) (http.Handler, error) {
 		router.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		router.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		router.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
+	}
+	if c.Clusters != nil {
+		newClusterProxy(c.Clusters, c.Authorizer).routes(router)
 	}
 	if c.Pipeline != nil {
 		pipeline := c.Pipeline(host)

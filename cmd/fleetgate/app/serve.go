@@ -257,6 +257,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 			return *c.readiness.Load()
 		},
 		Metrics:      metrics,
+		Clusters:     hostAccess,
 		Profiling:    c.opts.Profiling,
 		Public:       admission.Handlers(),
 		MayPropagate: func(info *request.RequestInfo) bool { return webhook.MayClaim(objects, mapper, info) },
