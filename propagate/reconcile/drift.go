@@ -64,6 +64,17 @@ func (c *Controller) ensureCopyWatch(d *dispatcher) {
 		_, _ = inf.AddEventHandler(c.copyHandler(d, k))
 		w.informers[k.gk()] = inf
 		started = true
+		// Passes that ran before this watch had listed left the binding's view of this member as
+		// it was and held the template's status back: look again once it has.
+		go func(gk schema.GroupKind) {
+			if toolscache.WaitForCacheSync(w.ctx.Done(), inf.HasSynced) {
+				for _, key := range c.propagating() {
+					if key.Kind == gk {
+						c.queue.Add(key)
+					}
+				}
+			}
+		}(k.gk())
 	}
 	if started {
 		w.factory.Start(w.ctx.Done())
