@@ -2,9 +2,12 @@ package propagation
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/fleetgate/fleetgate/test/e2e/framework"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // deployment is a Deployment manifest whose pods request cpu each.
@@ -51,6 +54,7 @@ func TestReplicaDivision(t *testing.T) {
   replicaSchedulingType: Divided
   replicaDivisionPreference: Aggregated`, 3, "1", "member2=3"},
 	}
+	baseline := allocatedCPU(t)
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			name := fmt.Sprintf("d%d", i)
@@ -61,8 +65,37 @@ func TestReplicaDivision(t *testing.T) {
 			framework.Apply(t, gw(), pp(ns, name, name, placement))
 			framework.Apply(t, gw(), deployment(ns, name, tc.replicas, tc.cpu))
 			waitBinding(t, ns, name+"-deployment", wantTargets(tc.want))
-			// Delete right away: these pods hold CPU that later cases divide by.
+			// Delete right away: these pods hold CPU that later cases divide by. The next case
+			// starts once both clusters report no more CPU allocated than before the first case
+			// (the division reads the clusters' resource summaries, which a member's pod deletions
+			// reach a probe later).
 			framework.Kubectl(t, gw(), "-n", ns, "delete", "deployment", name, "--wait=true", "--timeout=60s")
+			eventually(t, time.Minute, func() error {
+				now := allocatedCPU(t)
+				for cl, q := range now {
+					if base := baseline[cl]; q.Cmp(base) > 0 {
+						return fmt.Errorf("cluster %s reports %s CPU allocated, %s before the first case", cl, q.String(), base.String())
+					}
+				}
+				return nil
+			})
 		})
 	}
+}
+
+// allocatedCPU is the CPU each member's resource summary reports allocated.
+func allocatedCPU(t *testing.T) map[string]resource.Quantity {
+	t.Helper()
+	out := framework.Kubectl(t, gw(), "get", "clusters", "member1", "member2",
+		"-o", `jsonpath={range .items[*]}{.metadata.name}={.status.resourceSummary.allocated.cpu} {end}`)
+	m := map[string]resource.Quantity{}
+	for _, f := range strings.Fields(out) {
+		name, v, _ := strings.Cut(f, "=")
+		q, err := resource.ParseQuantity(v)
+		if v == "" || err != nil {
+			q = resource.Quantity{}
+		}
+		m[name] = q
+	}
+	return m
 }
