@@ -20,29 +20,11 @@ var overridePoliciesGVR = schema.GroupVersionResource{Group: "policy.karmada.io"
 // overridesBench measures the end-to-end latency of a Deployment create through the gateway to two
 // members with five matching OverridePolicies against none, alternating the two.
 func overridesBench(ctx context.Context, o options, out io.Writer) error {
-	dir, err := os.MkdirTemp("", "fleetgate-bench-ops-")
+	_, gw, stop, err := twoMembers(ctx, "fleetgate-bench-ops-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	env, err := localenv.Start(ctx, localenv.Options{Dir: dir, Gateway: true, Members: make([]localenv.MemberOptions, 2), Out: os.Stderr})
-	if err != nil {
-		localenv.TailLogs(os.Stderr, dir, 40)
-		return err
-	}
-	defer env.Stop()
-	for _, m := range env.Members {
-		if err := bootstrap.Join(ctx, bootstrap.JoinOptions{Name: m.Name, Host: env.GatewayConfig, MemberKubeconfig: m.Kubeconfig}); err != nil {
-			return err
-		}
-	}
-	gw, err := clientsFor(env.GatewayConfig)
-	if err != nil {
-		return err
-	}
-	if err := waitReady(ctx, gw.dyn, 2); err != nil {
-		return err
-	}
+	defer stop()
 	for _, ns := range []string{"bench-none", "bench-ops"} {
 		if err := setupNamespace(ctx, gw, ns); err != nil {
 			return err
@@ -83,4 +65,34 @@ func overridesBench(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "\ncreate through the gateway to 2 members: no OverridePolicy p50 %s p99 %s; 5 OverridePolicies p50 %s p99 %s; p50 ratio %.2f\n",
 		round(pct(none, 50)), round(pct(none, 99)), round(pct(ops, 50)), round(pct(ops, 99)), ratio(pct(ops, 50), pct(none, 50)))
 	return nil
+}
+
+// twoMembers starts an environment with the gateway and two bare members joined through it, and
+// waits until both are Ready. stop tears it down.
+func twoMembers(ctx context.Context, dirPrefix string) (env *localenv.Env, gw *clients, stop func(), err error) {
+	dir, err := os.MkdirTemp("", dirPrefix)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	env, err = localenv.Start(ctx, localenv.Options{Dir: dir, Gateway: true, Members: make([]localenv.MemberOptions, 2), Out: os.Stderr})
+	if err != nil {
+		localenv.TailLogs(os.Stderr, dir, 40)
+		_ = os.RemoveAll(dir)
+		return nil, nil, nil, err
+	}
+	stop = func() { _ = env.Stop(); _ = os.RemoveAll(dir) }
+	for _, m := range env.Members {
+		if err := bootstrap.Join(ctx, bootstrap.JoinOptions{Name: m.Name, Host: env.GatewayConfig, MemberKubeconfig: m.Kubeconfig}); err != nil {
+			stop()
+			return nil, nil, nil, err
+		}
+	}
+	if gw, err = clientsFor(env.GatewayConfig); err == nil {
+		err = waitReady(ctx, gw.dyn, 2)
+	}
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return env, gw, stop, nil
 }

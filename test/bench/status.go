@@ -4,45 +4,23 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/fleetgate/fleetgate/bootstrap"
-	"github.com/fleetgate/fleetgate/localenv"
 )
 
 // statusBench measures status aggregation latency: a member copy's status changes (written as the
 // member's deployment controller would) until the template's aggregated status on the host says
 // so, seen through a watch on the host (no polling). Bare members, so only the bench writes status.
 func statusBench(ctx context.Context, o options, out io.Writer) error {
-	dir, err := os.MkdirTemp("", "fleetgate-bench-status-")
+	env, gw, stop, err := twoMembers(ctx, "fleetgate-bench-status-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	env, err := localenv.Start(ctx, localenv.Options{Dir: dir, Gateway: true, Members: make([]localenv.MemberOptions, 2), Out: os.Stderr})
-	if err != nil {
-		localenv.TailLogs(os.Stderr, dir, 40)
-		return err
-	}
-	defer env.Stop()
-	for _, m := range env.Members {
-		if err := bootstrap.Join(ctx, bootstrap.JoinOptions{Name: m.Name, Host: env.GatewayConfig, MemberKubeconfig: m.Kubeconfig}); err != nil {
-			return err
-		}
-	}
-	gw, err := clientsFor(env.GatewayConfig)
-	if err != nil {
-		return err
-	}
-	if err := waitReady(ctx, gw.dyn, 2); err != nil {
-		return err
-	}
+	defer stop()
 	const ns, n = "bench-status", 20
 	if err := setupNamespace(ctx, gw, ns); err != nil {
 		return err
