@@ -41,7 +41,9 @@ func (m *Metrics) QueueMetrics() workqueue.MetricsProvider {
 	return m.queues
 }
 
-func (q *queueMetrics) NewDepthMetric(name string) workqueue.GaugeMetric { return q.depth.WithLabelValues(name) }
+func (q *queueMetrics) NewDepthMetric(name string) workqueue.GaugeMetric {
+	return q.depth.WithLabelValues(name)
+}
 func (q *queueMetrics) NewAddsMetric(name string) workqueue.CounterMetric {
 	return q.adds.WithLabelValues(name)
 }

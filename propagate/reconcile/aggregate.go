@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -118,7 +120,7 @@ func (c *Controller) writeTemplateStatus(ctx context.Context, k *kind, obj *unst
 			members = append(members, status.Member{Cluster: cluster, Status: st.status, Observed: st.observed})
 		}
 	}
-	sortMembers(members)
+	slices.SortFunc(members, func(a, b status.Member) int { return strings.Compare(a.Cluster, b.Cluster) })
 	prev, _, _ := unstructured.NestedMap(obj.Object, "status")
 	want := agg(obj.GetGeneration(), prev, members)
 	if equality.Semantic.DeepEqual(normalised(prev), normalised(want)) {
@@ -144,14 +146,6 @@ func (c *Controller) writeTemplateStatus(ctx context.Context, k *kind, obj *unst
 		return fmt.Errorf("write aggregated status of %s: %w", KeyFor(k.gk(), obj), err)
 	}
 	return nil
-}
-
-func sortMembers(ms []status.Member) {
-	for i := 1; i < len(ms); i++ {
-		for j := i; j > 0 && ms[j].Cluster < ms[j-1].Cluster; j-- {
-			ms[j], ms[j-1] = ms[j-1], ms[j]
-		}
-	}
 }
 
 // normalised round-trips v through JSON, so int64 and float64 numbers compare equal.

@@ -35,7 +35,7 @@ func newCopyWatch(ctx context.Context, cluster string) *copyWatch {
 	return &copyWatch{cluster: cluster, ctx: ctx, cancel: cancel, informers: map[schema.GroupKind]toolscache.SharedIndexInformer{}}
 }
 
-// ensure starts the informers of every watched kind that has none yet. It does nothing until the
+// ensureCopyWatch starts the informers of every watched kind that has none yet. It does nothing until the
 // member's client can be had (it is called again at every sweep).
 func (c *Controller) ensureCopyWatch(d *dispatcher) {
 	w := d.copies
@@ -136,12 +136,10 @@ func (c *Controller) drifted(cluster string, k *kind, desired *unstructured.Unst
 	if d == nil {
 		return false
 	}
-	if !d.watchesCopies(k.gk()) {
+	inf := d.copyInformer(k.gk())
+	if inf == nil || !inf.HasSynced() {
 		return false
 	}
-	d.copies.mu.Lock()
-	inf := d.copies.informers[k.gk()]
-	d.copies.mu.Unlock()
 	live := d.watchedCopy(k.gk(), desired.GetNamespace(), desired.GetName())
 	switch {
 	case live == nil:
@@ -156,9 +154,7 @@ func (c *Controller) drifted(cluster string, k *kind, desired *unstructured.Unst
 
 // watchedCopy returns the member's copy of obj as d's watch last saw it (nil when unknown).
 func (d *dispatcher) watchedCopy(gk schema.GroupKind, namespace, name string) *unstructured.Unstructured {
-	d.copies.mu.Lock()
-	inf := d.copies.informers[gk]
-	d.copies.mu.Unlock()
+	inf := d.copyInformer(gk)
 	if inf == nil {
 		return nil
 	}
@@ -242,10 +238,15 @@ func contains(live, desired any) bool {
 
 // watchesCopies reports whether d's watch of kind gk has its initial list.
 func (d *dispatcher) watchesCopies(gk schema.GroupKind) bool {
-	d.copies.mu.Lock()
-	inf := d.copies.informers[gk]
-	d.copies.mu.Unlock()
+	inf := d.copyInformer(gk)
 	return inf != nil && inf.HasSynced()
+}
+
+// copyInformer returns d's informer of kind gk's copies, nil when there is none (yet).
+func (d *dispatcher) copyInformer(gk schema.GroupKind) toolscache.SharedIndexInformer {
+	d.copies.mu.Lock()
+	defer d.copies.mu.Unlock()
+	return d.copies.informers[gk]
 }
 
 // statusChanged reports whether an update changed the object's status.
