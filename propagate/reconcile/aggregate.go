@@ -123,7 +123,7 @@ func (c *Controller) writeTemplateStatus(ctx context.Context, k *kind, obj *unst
 	slices.SortFunc(members, func(a, b status.Member) int { return strings.Compare(a.Cluster, b.Cluster) })
 	prev, _, _ := unstructured.NestedMap(obj.Object, "status")
 	want := agg(obj.GetGeneration(), prev, members)
-	if equality.Semantic.DeepEqual(normalised(prev), normalised(want)) {
+	if sameStatus(prev, want) {
 		return nil
 	}
 	patch := map[string]any{}
@@ -146,6 +146,55 @@ func (c *Controller) writeTemplateStatus(ctx context.Context, k *kind, obj *unst
 		return fmt.Errorf("write aggregated status of %s: %w", KeyFor(k.gk(), obj), err)
 	}
 	return nil
+}
+
+// sameStatus reports whether the template's stored status already says what want says. Typed
+// kinds' apiservers drop zero values their Go types mark omitempty (a Deployment's
+// unavailableReplicas: 0) and write null for empty lists they do not (an HPA's currentMetrics), so
+// zero values count as absent on both sides; otherwise every pass would write the same status again.
+func sameStatus(stored, want map[string]any) bool {
+	return equality.Semantic.DeepEqual(withoutZeros(normalised(stored)), withoutZeros(normalised(want)))
+}
+
+// withoutZeros returns v with the map entries whose value is a zero (null, 0, "", false, or an
+// empty list or map, after the same is done inside it) left out. List elements stay where they
+// are: their positions mean something.
+func withoutZeros(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			if e = withoutZeros(e); !isZero(e) {
+				out[k] = e
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = withoutZeros(e)
+		}
+		return out
+	}
+	return v
+}
+
+func isZero(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return true
+	case float64:
+		return t == 0
+	case string:
+		return t == ""
+	case bool:
+		return !t
+	case map[string]any:
+		return len(t) == 0
+	case []any:
+		return len(t) == 0
+	}
+	return false
 }
 
 // normalised round-trips v through JSON, so int64 and float64 numbers compare equal.

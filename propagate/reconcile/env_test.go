@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,30 @@ type testEnv struct {
 	members map[string]dynamic.Interface // admin clients
 	// memberWrites counts the reconciler's non-GET requests to members; hostWrites to the host.
 	memberWrites, hostWrites atomic.Int64
+	// hostLog holds the host writes (method and path), for a test to show what they were.
+	hostLog writeLog
+}
+
+// writeLog records requests, in order.
+type writeLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *writeLog) add(r *http.Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, r.Method+" "+r.URL.Path)
+}
+
+// since returns the writes after the first n.
+func (l *writeLog) since(n int64) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if int(n) >= len(l.lines) {
+		return nil
+	}
+	return slices.Clone(l.lines[n:])
 }
 
 // sharedEnv starts the environment on first use (skipping in -short mode).
@@ -151,11 +176,15 @@ func (e *testEnv) waitReady(ctx context.Context, cluster string, ready bool) err
 type counting struct {
 	next http.RoundTripper
 	n    *atomic.Int64
+	log  *writeLog // when not nil, the writes are recorded there too
 }
 
 func (c counting) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Method != http.MethodGet {
 		c.n.Add(1)
+		if c.log != nil {
+			c.log.add(r)
+		}
 		if os.Getenv("FLEETGATE_TRACE_WRITES") != "" {
 			fmt.Fprintln(os.Stderr, "WRITE", time.Now().Format("15:04:05.000"), r.Method, r.URL.Path)
 		}
@@ -192,7 +221,9 @@ func (e *testEnv) startControllerWith(t *testing.T, tune func(*reconcile.Options
 	t.Helper()
 	hostCfg := rest.CopyConfig(e.env.Host.Config)
 	hostCfg.QPS, hostCfg.Burst = 1000, 2000
-	hostCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counting{next: rt, n: &e.hostWrites} })
+	hostCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return counting{next: rt, n: &e.hostWrites, log: &e.hostLog}
+	})
 	host, err := dynamic.NewForConfig(hostCfg)
 	if err != nil {
 		t.Fatal(err)

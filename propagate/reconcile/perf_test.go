@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,7 +103,8 @@ func TestRestartThroughput(t *testing.T) {
 		t.Errorf("warm restart wrote %d times to members, want only the sentinel's 2", memberWrites)
 	}
 	if hostWrites > 10 {
-		t.Errorf("warm restart wrote %d times to the host, want only the sentinel's", hostWrites)
+		t.Errorf("warm restart wrote %d times to the host, want only the sentinel's:\n%s", hostWrites,
+			strings.Join(e.hostLog.since(host0), "\n"))
 	}
 }
 

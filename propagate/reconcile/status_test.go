@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -154,5 +155,43 @@ func TestOverrideAnnotationValues(t *testing.T) {
 	none, _ := overrideAnnotationValues(&plan.Plan{Clusters: map[string]*plan.ClusterPlan{"m1": {}}})
 	if none[policyv1alpha1.AppliedOverrides] != "" || none[policyv1alpha1.AppliedClusterOverrides] != "" {
 		t.Errorf("no overrides: %v", none)
+	}
+}
+
+// TestSameStatusAsStored: what the host's apiserver stored for an aggregate (zero values dropped
+// by omitempty, empty lists as null) compares equal to the aggregate, so a pass over an unchanged
+// template writes nothing; a real difference still counts. The stored values are what the host
+// returned in TestRestartThroughput, which saw every warm restart patch these statuses again.
+func TestSameStatusAsStored(t *testing.T) {
+	cases := []struct {
+		name         string
+		stored, want string
+		same         bool
+	}{
+		{"deployment zeros dropped", `{"observedGeneration":2}`,
+			`{"availableReplicas":0,"observedGeneration":2,"readyReplicas":0,"replicas":0,"unavailableReplicas":0,"updatedReplicas":0}`, true},
+		{"deployment with conditions", `{"availableReplicas":2,"conditions":[{"lastTransitionTime":null,"reason":"Test","status":"True","type":"Available"}],"observedGeneration":2,"replicas":2}`,
+			`{"availableReplicas":2,"conditions":[{"lastTransitionTime":null,"reason":"Test","status":"True","type":"Available"}],"observedGeneration":2,"replicas":2,"unavailableReplicas":0}`, true},
+		{"hpa null list", `{"currentMetrics":null,"desiredReplicas":0}`, `{"currentReplicas":0,"desiredReplicas":0}`, true},
+		{"int and float", `{"replicas":2}`, `{"replicas":2.0}`, true},
+		{"replicas changed", `{"replicas":2}`, `{"replicas":3}`, false},
+		{"went to zero", `{"replicas":2}`, `{"replicas":0}`, false},
+		{"condition changed", `{"conditions":[{"type":"Available","status":"True"}]}`, `{"conditions":[{"type":"Available","status":"False"}]}`, false},
+		{"condition order", `{"conditions":[{"type":"A"},{"type":"B"}]}`, `{"conditions":[{"type":"B"},{"type":"A"}]}`, false},
+		{"new field", `{}`, `{"replicas":1}`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stored, want map[string]any
+			if err := json.Unmarshal([]byte(tc.stored), &stored); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(tc.want), &want); err != nil {
+				t.Fatal(err)
+			}
+			if got := sameStatus(stored, want); got != tc.same {
+				t.Errorf("sameStatus(%s, %s) = %v, want %v", tc.stored, tc.want, got, tc.same)
+			}
+		})
 	}
 }
