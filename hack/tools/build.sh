@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the real Kubernetes binaries that tests and `fleetgate up` run, into $BIN (default ../../bin).
+# Builds the real Kubernetes binaries (and the Helm 3 CLI) that tests and `fleetgate up` run, into $BIN (default ../../bin).
 # Incremental: a binary is rebuilt only when it is missing or older than the go.mod that pins it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +14,14 @@ ldflags=""
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=37"
   ldflags+=" -X $pkg.gitCommit=fleetgate-tools -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
+done
+
+# Helm's own Makefile sets these: its version, and the Kubernetes version it assumes when no
+# cluster is asked (helm template / lint), from the client-go it is built with (v0.37 → 1.37).
+helm_version=v3.22.0
+helm_ldflags="-X helm.sh/helm/v3/internal/version.version=$helm_version -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=37"
 done
 
 build() { # build <module dir> <output name> <package> [ldflags]
@@ -31,3 +39,4 @@ build "$here/kwok" kwok sigs.k8s.io/kwok/cmd/kwok
 for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   build "$here" "$c" "k8s.io/kubernetes/cmd/$c" "$ldflags"
 done
+build "$here/helm" helm helm.sh/helm/v3/cmd/helm "$helm_ldflags"
