@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -17,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+	"github.com/fleetgate/fleetgate/proxy/memberview"
 	"github.com/fleetgate/fleetgate/webhook"
 )
 
@@ -49,6 +52,19 @@ type Config struct {
 	// …/clusters/{name}/proxy/…) with the members' impersonating credentials. Nil: those paths go
 	// to the host like any other.
 	Clusters ClusterConfigs
+	// MemberView, when set (with Clusters), serves the merged member views: its Resources (the
+	// default view) at their usual paths, any resource under /clusters/*/.
+	MemberView *MemberViewConfig
+}
+
+// MemberViewConfig is what the merged member views need besides the members' credentials.
+type MemberViewConfig struct {
+	// Members returns the joined clusters.
+	Members func() []*clusterv1alpha1.Cluster
+	// Owners maps owner references between member copies and templates (may be nil).
+	Owners memberview.Owners
+	// Resources are the member-native resources of the default view.
+	Resources []schema.GroupResource
 }
 
 func (c Config) validate() error {
@@ -96,7 +112,7 @@ func NewHandler(c Config) (http.Handler, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	host, err := newHostProxy(c.Host)
+	host, err := newHostProxy(c.Host, "host control plane")
 	if err != nil {
 		return nil, err
 	}
@@ -107,17 +123,40 @@ func NewHandler(c Config) (http.Handler, error) {
 		router.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		router.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
 	}
-	if c.Clusters != nil {
-		newClusterProxy(c.Clusters, c.Authorizer).routes(router)
-	}
+	// toHost serves what no member view takes: writes of propagatable kinds through the admission
+	// pipeline, everything else straight to the host.
+	var toHost http.Handler = host
 	if c.Pipeline != nil {
 		pipeline := c.Pipeline(host)
-		router.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
+		toHost = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			info, ok := request.RequestInfoFrom(r.Context())
-			return ok && webhook.Handles(info) && (c.MayPropagate == nil || c.MayPropagate(info))
-		}).Handler(pipeline)
+			if ok && webhook.Handles(info) && (c.MayPropagate == nil || c.MayPropagate(info)) {
+				pipeline.ServeHTTP(w, r)
+				return
+			}
+			host.ServeHTTP(w, r)
+		})
 	}
-	router.PathPrefix("/").Handler(host)
+	if c.Clusters != nil {
+		cp := newClusterProxy(c.Clusters, c.Authorizer)
+		if c.MemberView != nil {
+			view := memberview.New(memberview.Config{
+				Members:   c.MemberView.Members,
+				Clusters:  memberAccess{cp},
+				Owners:    c.MemberView.Owners,
+				Resources: c.MemberView.Resources,
+				Host:      host,
+				Next:      toHost,
+			})
+			cp.view, cp.members = view, c.MemberView.Members
+			router.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
+				info, ok := request.RequestInfoFrom(r.Context())
+				return ok && view.Serves(info)
+			}).Handler(view)
+		}
+		cp.routes(router)
+	}
+	router.PathPrefix("/").Handler(toHost)
 
 	codecs := scheme.Codecs.WithoutConversion()
 	var h http.Handler = router

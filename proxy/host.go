@@ -27,10 +27,11 @@ type hostProxy struct {
 	transport http.RoundTripper
 }
 
-// newHostProxy builds the reverse proxy to the host described by cfg (the gateway's credential).
+// newHostProxy builds the reverse proxy to the apiserver described by cfg (the host with the
+// gateway's credential, or a member with its impersonating one); what names it in errors.
 // Regular requests share an HTTP/2-capable transport; upgrade requests (exec, attach, port-forward on
 // host objects) use an HTTP/1.1-only transport, since HTTP/2 cannot carry an upgrade.
-func newHostProxy(cfg *rest.Config) (*hostProxy, error) {
+func newHostProxy(cfg *rest.Config, what string) (*hostProxy, error) {
 	target, err := url.Parse(cfg.Host)
 	if err != nil {
 		return nil, fmt.Errorf("host URL %q: %w", cfg.Host, err)
@@ -59,8 +60,11 @@ func newHostProxy(cfg *rest.Config) (*hostProxy, error) {
 		},
 		Transport:     rt,
 		FlushInterval: -1, // watches and chunked lists stream as they come
-		ErrorHandler:  proxyError,
-		BufferPool:    bufferPool{},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			klog.FromContext(r.Context()).Error(err, "Proxy failed", "to", what, "path", r.URL.Path)
+			writeStatus(w, r, http.StatusBadGateway, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("%s unreachable: %v", what, err))
+		},
+		BufferPool: bufferPool{},
 	}
 	return &hostProxy{proxy: p, target: target, basePath: basePath, transport: rt}, nil
 }
@@ -146,8 +150,3 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 
 func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { buffers.Put(&b) }
-
-func proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	klog.FromContext(r.Context()).Error(err, "Proxy to host failed", "path", r.URL.Path)
-	writeStatus(w, r, http.StatusBadGateway, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("host control plane unreachable: %v", err))
-}

@@ -32,6 +32,7 @@ import (
 	"github.com/fleetgate/fleetgate/propagate/member"
 	"github.com/fleetgate/fleetgate/propagate/reconcile"
 	"github.com/fleetgate/fleetgate/proxy"
+	"github.com/fleetgate/fleetgate/proxy/memberview"
 	"github.com/fleetgate/fleetgate/webhook"
 	"github.com/fleetgate/fleetgate/webhook/admission"
 )
@@ -54,6 +55,8 @@ type serveOptions struct {
 	MemberDryRun            bool
 	DispatchTimeout         time.Duration
 	Workers                 int
+	// MemberView is --member-view: the member-native resources merged from the members.
+	MemberView string
 }
 
 func newServeCommand() *cobra.Command {
@@ -70,6 +73,7 @@ func newServeCommand() *cobra.Command {
 		MemberDryRun:            true,
 		DispatchTimeout:         2 * time.Second,
 		Workers:                 8,
+		MemberView:              "pods,nodes,endpoints,replicasets.apps,controllerrevisions.apps,endpointslices.discovery.k8s.io",
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -100,6 +104,7 @@ func newServeCommand() *cobra.Command {
 	f.BoolVar(&o.MemberDryRun, "member-dry-run", o.MemberDryRun, "dry-run every write on its target members before committing it; a member's rejection fails the write")
 	f.DurationVar(&o.DispatchTimeout, "dispatch-timeout", o.DispatchTimeout, "how long a write waits for its members before the reconciler takes over")
 	f.IntVar(&o.Workers, "workers", o.Workers, "reconciler workers")
+	f.StringVar(&o.MemberView, "member-view", o.MemberView, "member-native resources (resource[.group], comma-separated) that reads merge from the Ready members instead of reading the host; empty: none")
 	f.BoolVar(&o.Profiling, "profiling", false, "serve /debug/pprof/ to authenticated callers")
 	f.BoolVar(&o.InstallCRDs, "install-crds", o.InstallCRDs, "install or upgrade fleetgate's CRDs in the host at start")
 	return cmd
@@ -133,6 +138,9 @@ func (o *serveOptions) validate() error {
 	}
 	if o.Workers < 1 {
 		errs = append(errs, fmt.Errorf("--workers %d: must be at least 1", o.Workers))
+	}
+	if _, err := memberview.ParseResources(o.MemberView); err != nil {
+		errs = append(errs, fmt.Errorf("--member-view: %w", err))
 	}
 	if o.AuthCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("--auth-cache-ttl %s: must not be negative", o.AuthCacheTTL))
@@ -244,6 +252,10 @@ func (c *serveConfig) run(ctx context.Context) error {
 		Host: reconcilerHost, Kube: c.hostKube, Cache: objects, Members: members, Workers: c.opts.Workers, Mapper: mapper,
 		QueueMetrics: metrics.QueueMetrics(),
 	})
+	viewResources, err := memberview.ParseResources(c.opts.MemberView)
+	if err != nil {
+		return err
+	}
 	notYet := errors.New("starting")
 	c.readiness.Store(&notYet)
 	h, err := proxy.NewHandler(proxy.Config{
@@ -258,6 +270,11 @@ func (c *serveConfig) run(ctx context.Context) error {
 		},
 		Metrics:      metrics,
 		Clusters:     hostAccess,
+		MemberView: &proxy.MemberViewConfig{
+			Members:   objects.Clusters,
+			Owners:    reconciler,
+			Resources: viewResources,
+		},
 		Profiling:    c.opts.Profiling,
 		Public:       admission.Handlers(),
 		MayPropagate: func(info *request.RequestInfo) bool { return webhook.MayClaim(objects, mapper, info) },

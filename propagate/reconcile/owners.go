@@ -1,0 +1,39 @@
+package reconcile
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/fleetgate/fleetgate/propagate/member"
+)
+
+// TemplateUID returns the UID of the template whose managed copy in cluster is the object of kind
+// gk, namespace and name with UID uid, read from the member's copy watch; false when the copy
+// watch does not know such a copy. The gateway's merged views use it to point member owner
+// references (a ReplicaSet's Deployment) at the template clients see.
+func (c *Controller) TemplateUID(cluster string, gk schema.GroupKind, namespace, name string, uid types.UID) (types.UID, bool) {
+	d := c.dispatcher(cluster)
+	if d == nil {
+		return "", false
+	}
+	live := d.watchedCopy(gk, namespace, name)
+	if live == nil || live.GetUID() != uid || !member.IsManaged(live) {
+		return "", false
+	}
+	t := live.GetAnnotations()[member.AnnotationTemplateUID]
+	return types.UID(t), t != ""
+}
+
+// CopyUID is TemplateUID's inverse: the UID of the managed copy in cluster of the template with
+// UID template.
+func (c *Controller) CopyUID(cluster string, gk schema.GroupKind, namespace, name string, template types.UID) (types.UID, bool) {
+	d := c.dispatcher(cluster)
+	if d == nil {
+		return "", false
+	}
+	live := d.watchedCopy(gk, namespace, name)
+	if live == nil || !member.IsManaged(live) || live.GetAnnotations()[member.AnnotationTemplateUID] != string(template) {
+		return "", false
+	}
+	return live.GetUID(), true
+}

@@ -1,0 +1,247 @@
+package propagation
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/fleetgate/fleetgate/localenv"
+	"github.com/fleetgate/fleetgate/test/e2e/framework"
+)
+
+// runningPods waits until cluster runs n pods with label app=<app> in ns and returns their names.
+func runningPods(t *testing.T, cluster, ns, app string, n int) []string {
+	t.Helper()
+	var names []string
+	eventually(t, 2*time.Minute, func() error {
+		out := framework.Kubectl(t, memberKC(cluster), "-n", ns, "get", "pods", "-l", "app="+app,
+			"-o", "jsonpath={range .items[?(@.status.phase==\"Running\")]}{.metadata.name}{\"\\n\"}{end}")
+		names = strings.Fields(out)
+		if len(names) != n {
+			return fmt.Errorf("%s runs %d pods of %s, want %d", cluster, len(names), app, n)
+		}
+		return nil
+	})
+	slices.Sort(names)
+	return names
+}
+
+// podManifest is a bare pod that kwok runs.
+func podManifest(ns, name string, labels map[string]string) string {
+	l, _ := json.Marshal(labels)
+	return fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":%q,"namespace":%q,"labels":%s},"spec":{"containers":[{"name":"c","image":"busybox"}]}}`, name, ns, l)
+}
+
+// TestMemberViews: reads of member-native kinds through the gateway merge the members. kubectl get
+// pods lists both members' pods with a CLUSTER column; label selectors reach the members; JSON
+// items carry fleetgate.io/cluster; get/logs/exec/delete by name go to the owning member, and a name
+// taken in both is a 409 naming them; nodes are merged; cordon reaches the owning member.
+func TestMemberViews(t *testing.T) {
+	ns := namespace(t, "views")
+	framework.Apply(t, gw(), pp(ns, "both", "web", "clusterAffinity: {clusterNames: [member1, member2]}"))
+	framework.Kubectl(t, gw(), "-n", ns, "create", "deployment", "web", "--image", "nginx", "--replicas", "2")
+	want := map[string][]string{"member1": runningPods(t, "member1", ns, "web", 2), "member2": runningPods(t, "member2", ns, "web", 2)}
+	// A pod of member1 only, without the label, and one name taken in both members.
+	framework.Apply(t, memberKC("member1"), podManifest(ns, "solo", map[string]string{"app": "solo"}))
+	framework.Apply(t, memberKC("member1"), podManifest(ns, "twin", map[string]string{"app": "twin"}))
+	framework.Apply(t, memberKC("member2"), podManifest(ns, "twin", map[string]string{"app": "twin"}))
+
+	t.Run("table", func(t *testing.T) {
+		out := framework.Kubectl(t, gw(), "-n", ns, "get", "pods", "-o", "wide", "-l", "app=web")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if !strings.HasPrefix(lines[0], "CLUSTER ") || !strings.Contains(lines[0], "NODE") {
+			t.Fatalf("header %q: want CLUSTER first and the wide columns\n%s", lines[0], out)
+		}
+		got := map[string][]string{}
+		for _, l := range lines[1:] {
+			f := strings.Fields(l)
+			got[f[0]] = append(got[f[0]], f[1])
+			if node := f[7]; !strings.HasPrefix(node, f[0]+"-node") {
+				t.Errorf("pod %s of %s on node %s", f[1], f[0], node)
+			}
+		}
+		for c := range got {
+			slices.Sort(got[c])
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("kubectl get pods -l app=web through the gateway: %v, want %v\n%s", got, want, out)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		out := framework.Kubectl(t, gw(), "-n", ns, "get", "pods", "-o", "json")
+		var list unstructured.UnstructuredList
+		if err := list.UnmarshalJSON([]byte(out)); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]string{}
+		for _, it := range list.Items {
+			c := it.GetAnnotations()["fleetgate.io/cluster"]
+			got[c] = append(got[c], it.GetName())
+		}
+		for c := range got {
+			slices.Sort(got[c])
+		}
+		w := map[string][]string{
+			"member1": append(slices.Clone(want["member1"]), "solo", "twin"),
+			"member2": append(slices.Clone(want["member2"]), "twin"),
+		}
+		for c := range w {
+			slices.Sort(w[c])
+		}
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("pods by fleetgate.io/cluster: %v, want %v", got, w)
+		}
+	})
+	t.Run("by name", func(t *testing.T) {
+		out := framework.Kubectl(t, gw(), "-n", ns, "get", "pod", "solo", "-o", "jsonpath={.metadata.annotations.fleetgate\\.io/cluster}")
+		if out != "member1" {
+			t.Errorf("get pod solo: cluster %q, want member1", out)
+		}
+		r := framework.KubectlResult(t, gw(), "-n", ns, "get", "pod", "twin")
+		if r.Err == nil || !strings.Contains(r.Stderr, "member1, member2") {
+			t.Errorf("get pod twin (in both members): %v\n%s%s; want a conflict naming member1, member2", r.Err, r.Stdout, r.Stderr)
+		}
+		r = framework.KubectlResult(t, gw(), "-n", ns, "get", "pod", "nowhere")
+		if r.Err == nil || !strings.Contains(r.Stderr, `pods "nowhere" not found`) {
+			t.Errorf("get pod nowhere: %v\n%s", r.Err, r.Stderr)
+		}
+		// /clusters/{name} picks one.
+		out = framework.Kubectl(t, gw(), "--server", framework.Env.GatewayURL+"/clusters/member2", "-n", ns, "get", "pod", "twin", "-o", "name")
+		if strings.TrimSpace(out) != "pod/twin" {
+			t.Errorf("get pod twin through /clusters/member2: %q", out)
+		}
+	})
+	t.Run("streams", func(t *testing.T) {
+		pod := want["member2"][0]
+		for _, websockets := range []string{"true", "false"} {
+			t.Run("websockets="+websockets, func(t *testing.T) {
+				t.Setenv("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", websockets)
+				logs := framework.Kubectl(t, gw(), "-n", ns, "logs", pod)
+				if !strings.Contains(logs, "member2: fake container log") || !strings.Contains(logs, localenv.PodLogLines[0]) {
+					t.Errorf("logs of %s through the gateway:\n%s", pod, logs)
+				}
+				r := framework.KubectlStdin(t, gw(), "round trip\n", "-n", ns, "exec", "-i", pod, "--", "head", "-n", "1")
+				if r.Err != nil || !strings.Contains(r.Stdout, "round trip") {
+					t.Errorf("exec -i %s head -n 1 through the gateway: %v\nstdout %q\nstderr %s", pod, r.Err, r.Stdout, r.Stderr)
+				}
+			})
+		}
+	})
+	t.Run("nodes", func(t *testing.T) {
+		out := framework.Kubectl(t, gw(), "get", "nodes", "-o", "name")
+		for _, m := range []string{"member1", "member2"} {
+			for _, n := range framework.Env.Member(m).Nodes {
+				if !strings.Contains(out, "node/"+n+"\n") {
+					t.Errorf("get nodes through the gateway lacks %s of %s:\n%s", n, m, out)
+				}
+			}
+		}
+		node := framework.Env.Member("member2").Nodes[0]
+		framework.Kubectl(t, gw(), "cordon", node)
+		t.Cleanup(func() { framework.KubectlResult(t, memberKC("member2"), "uncordon", node) })
+		got := framework.Kubectl(t, memberKC("member2"), "get", "node", node, "-o", "jsonpath={.spec.unschedulable}")
+		if got != "true" {
+			t.Errorf("kubectl cordon %s through the gateway: member2 says unschedulable=%q", node, got)
+		}
+	})
+	t.Run("delete", func(t *testing.T) {
+		framework.Kubectl(t, gw(), "-n", ns, "delete", "pod", "solo", "--wait=false")
+		eventually(t, 30*time.Second, func() error {
+			if u := getMember(t, "member1", ns, "pods", "solo"); u != nil && u.GetDeletionTimestamp() == nil {
+				return fmt.Errorf("solo is still in member1")
+			}
+			return nil
+		})
+	})
+}
+
+// TestMemberViewPaging: kubectl get --chunk-size=7 over 50 pods in two members returns each exactly
+// once.
+func TestMemberViewPaging(t *testing.T) {
+	ns := namespace(t, "views-chunks")
+	var want []string
+	for _, m := range []string{"member1", "member2"} {
+		var items []string
+		for i := range 25 {
+			name := fmt.Sprintf("%s-p%02d", m, i)
+			items = append(items, podManifest(ns, name, map[string]string{"app": "chunk"}))
+			want = append(want, "pod/"+name)
+		}
+		framework.Apply(t, memberKC(m), `{"apiVersion":"v1","kind":"List","items":[`+strings.Join(items, ",")+`]}`)
+	}
+	slices.Sort(want)
+	for _, args := range [][]string{{"-o", "name"}, {"-o", "wide"}} {
+		out := framework.Kubectl(t, gw(), append([]string{"-n", ns, "get", "pods", "--chunk-size=7"}, args...)...)
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			f := strings.Fields(l)
+			switch {
+			case args[1] == "name":
+				got = append(got, f[0])
+			case f[0] != "CLUSTER":
+				got = append(got, "pod/"+f[1])
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("get pods --chunk-size=7 %v: %d pods\n%s\nwant %d: %v", args, len(got), out, len(want), want)
+		}
+	}
+}
+
+// TestMemberViewWatch: kubectl get pods -w through the gateway shows a pod created in a member.
+func TestMemberViewWatch(t *testing.T) {
+	ns := namespace(t, "views-watch")
+	framework.Apply(t, memberKC("member1"), podManifest(ns, "before", nil))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(framework.Env.BinDir, "kubectl"), "--kubeconfig", gw(), "-n", ns, "get", "pods", "-w")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	// The list comes first: once it shows "before" the watch is open.
+	await := func(what string) string {
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("kubectl get -w ended before showing %s: %s", what, stderr.String())
+				}
+				if strings.Contains(l, what) {
+					return l
+				}
+			case <-ctx.Done():
+				t.Fatalf("kubectl get -w did not show %s: %s", what, stderr.String())
+			}
+		}
+	}
+	await("before")
+	framework.Apply(t, memberKC("member2"), podManifest(ns, "after", nil))
+	if l := await("after"); !strings.HasPrefix(l, "member2 ") {
+		t.Errorf("watch line for the new pod: %q, want the CLUSTER column member2 first", l)
+	}
+}
