@@ -31,7 +31,9 @@ func (f fakeMembers) Do(cluster string, req *http.Request) (*http.Response, erro
 	return rec.Result(), nil
 }
 
-func (f fakeMembers) Proxy(cluster string, w http.ResponseWriter, r *http.Request) { f[cluster].ServeHTTP(w, r) }
+func (f fakeMembers) Proxy(cluster string, w http.ResponseWriter, r *http.Request) {
+	f[cluster].ServeHTTP(w, r)
+}
 
 func ready(names ...string) func() []*clusterv1alpha1.Cluster {
 	return func() []*clusterv1alpha1.Cluster {

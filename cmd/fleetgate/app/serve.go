@@ -268,8 +268,8 @@ func (c *serveConfig) run(ctx context.Context) error {
 			}
 			return *c.readiness.Load()
 		},
-		Metrics:      metrics,
-		Clusters:     hostAccess,
+		Metrics:  metrics,
+		Clusters: hostAccess,
 		MemberView: &proxy.MemberViewConfig{
 			Members:   objects.Clusters,
 			Owners:    reconciler,
