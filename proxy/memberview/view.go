@@ -124,8 +124,8 @@ type Scope struct {
 // Serve answers a resource request (info describes r) from the members in scope.
 func (v *View) Serve(w http.ResponseWriter, r *http.Request, info *request.RequestInfo, scope Scope) {
 	gr := schema.GroupResource{Group: info.APIGroup, Resource: info.Resource}
-	targets, warnings := readyTargets(scope.Clusters, gr)
-	req := &viewRequest{View: v, w: w, r: r, info: info, gr: gr, targets: targets, warnings: warnings}
+	targets, notReady, warnings := readyTargets(scope.Clusters, gr)
+	req := &viewRequest{View: v, w: w, r: r, info: info, gr: gr, targets: targets, notReady: notReady, warnings: warnings}
 	switch {
 	case info.Verb == "list":
 		req.list()
@@ -140,19 +140,22 @@ func (v *View) Serve(w http.ResponseWriter, r *http.Request, info *request.Reque
 	}
 }
 
-// readyTargets returns the Ready clusters, sorted by name, and a warning for each other one.
-func readyTargets(clusters []*clusterv1alpha1.Cluster, gr schema.GroupResource) ([]string, []string) {
-	var ready, warnings []string
+// readyTargets returns the Ready clusters and the others, sorted by name, and a warning for each
+// other one.
+func readyTargets(clusters []*clusterv1alpha1.Cluster, gr schema.GroupResource) (ready, notReady, warnings []string) {
 	for _, c := range clusters {
 		if clusterv1alpha1.IsReady(c) {
 			ready = append(ready, c.Name)
 		} else {
-			warnings = append(warnings, fmt.Sprintf("cluster %s is not ready: its %s are not shown", c.Name, gr.Resource))
+			notReady = append(notReady, c.Name)
 		}
 	}
 	slices.Sort(ready)
-	slices.Sort(warnings)
-	return ready, warnings
+	slices.Sort(notReady)
+	for _, c := range notReady {
+		warnings = append(warnings, fmt.Sprintf("cluster %s is not ready: its %s are not shown", c, gr.Resource))
+	}
+	return ready, notReady, warnings
 }
 
 // viewRequest is one request to a merged view.
@@ -162,7 +165,8 @@ type viewRequest struct {
 	r        *http.Request
 	info     *request.RequestInfo
 	gr       schema.GroupResource
-	targets  []string
+	targets  []string // the Ready members, sorted
+	notReady []string // the others (a watch keeps trying them)
 	warnings []string
 }
 

@@ -32,7 +32,9 @@ type memberEvent struct {
 // resourceVersion of everything sent so far, so that a client that watches again from any event
 // (or bookmark) misses nothing and sees nothing twice. A member whose stream breaks is watched
 // again from where it was; one that says its position is too old ends the merged watch with that
-// 410, and the client lists again.
+// 410, and the client lists again. Members not Ready when the watch starts are tried in the
+// background, so a client whose list missed a member that was down sees its objects once it is
+// back.
 func (q *viewRequest) watch() {
 	query := q.r.URL.Query()
 	start, err := startVersions(query.Get("resourceVersion"), q.gr)
@@ -115,7 +117,9 @@ func (q *viewRequest) watch() {
 		}
 		go q.follow(ctx, a.cluster, a.resp, start[a.cluster], query, accept, events)
 	}
-	for _, c := range retry {
+	// Members that failed to open, and those not Ready now, are tried again in the background: once
+	// they answer, their objects come (as ADDED events when the position does not know them).
+	for _, c := range append(retry, q.notReady...) {
 		go q.follow(ctx, c, nil, start[c], query, accept, events)
 	}
 	out := bufio.NewWriterSize(q.w, 32<<10)

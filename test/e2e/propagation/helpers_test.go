@@ -1,6 +1,7 @@
 package propagation
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -174,4 +175,29 @@ func indent(s, prefix string) string {
 		lines[i] = prefix + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// startMemberAgain starts a member's stopped kube-apiserver again and waits until the gateway sees
+// the cluster Ready and the member's own controllers work again (a new namespace gets its default
+// ServiceAccount): after the apiserver went away, kube-controller-manager's reflectors back off for
+// up to 30s, and a later test's pods would wait for them.
+func startMemberAgain(t *testing.T, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := framework.Env.Member(name).StartAPIServer(ctx); err != nil {
+		t.Fatalf("start %s's apiserver again: %v", name, err)
+	}
+	if err := framework.WaitClustersReady(ctx, framework.Env, name); err != nil {
+		t.Fatal(err)
+	}
+	probe := fmt.Sprintf("probe-%d", time.Now().UnixNano())
+	framework.Kubectl(t, memberKC(name), "create", "namespace", probe)
+	defer framework.KubectlResult(t, memberKC(name), "delete", "namespace", probe, "--wait=false")
+	framework.Eventually(t, 2*time.Minute, func() error {
+		if r := framework.KubectlResult(t, memberKC(name), "-n", probe, "get", "serviceaccount", "default"); r.Err != nil {
+			return fmt.Errorf("%s's controllers have not created the default ServiceAccount of a new namespace: %s", name, r.Stderr)
+		}
+		return nil
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -202,46 +203,68 @@ func TestMemberViewPaging(t *testing.T) {
 func TestMemberViewWatch(t *testing.T) {
 	ns := namespace(t, "views-watch")
 	framework.Apply(t, memberKC("member1"), podManifest(ns, "before", nil))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(framework.Env.BinDir, "kubectl"), "--kubeconfig", gw(), "-n", ns, "get", "pods", "-w")
+	w := startWatch(t, gw(), "-n", ns, "get", "pods", "-w")
+	w.await(t, "before") // the list comes first: once it shows "before" the watch is open
+	framework.Apply(t, memberKC("member2"), podManifest(ns, "after", nil))
+	if l := w.await(t, "after"); !strings.HasPrefix(l, "member2 ") {
+		t.Errorf("watch line for the new pod: %q, want the CLUSTER column member2 first", l)
+	}
+}
+
+// watchOutput is a kubectl that runs in the background (such as get -w), line by line.
+type watchOutput struct {
+	lines  chan string
+	stderr *strings.Builder
+	ctx    context.Context
+}
+
+// startWatch runs kubectl with args until the test ends.
+func startWatch(t *testing.T, kubeconfig string, args ...string) *watchOutput {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := exec.CommandContext(ctx, filepath.Join(framework.Env.BinDir, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	w := &watchOutput{lines: make(chan string, 100), stderr: &strings.Builder{}, ctx: ctx}
+	cmd.Stderr = w.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cancel(); _ = cmd.Wait() }()
-	lines := make(chan string)
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
 	go func() {
-		defer close(lines)
+		defer close(w.lines)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			lines <- sc.Text()
+			w.lines <- sc.Text()
 		}
 	}()
-	// The list comes first: once it shows "before" the watch is open.
-	await := func(what string) string {
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("kubectl get -w ended before showing %s: %s", what, stderr.String())
-				}
-				if strings.Contains(l, what) {
-					return l
-				}
-			case <-ctx.Done():
-				t.Fatalf("kubectl get -w did not show %s: %s", what, stderr.String())
+	return w
+}
+
+// await returns the first line from now on that contains s.
+func (w *watchOutput) await(t *testing.T, s string) string {
+	t.Helper()
+	return w.awaitMatch(t, regexp.MustCompile(regexp.QuoteMeta(s)))
+}
+
+// awaitMatch returns the first line from now on that re matches.
+func (w *watchOutput) awaitMatch(t *testing.T, re *regexp.Regexp) string {
+	t.Helper()
+	var seen []string
+	for {
+		select {
+		case l, ok := <-w.lines:
+			if !ok {
+				t.Fatalf("kubectl ended before printing a line matching %s; printed %q; stderr %s", re, seen, w.stderr)
 			}
+			if re.MatchString(l) {
+				return l
+			}
+			seen = append(seen, l)
+		case <-w.ctx.Done():
+			t.Fatalf("kubectl printed no line matching %s; printed %q; stderr %s", re, seen, w.stderr)
 		}
-	}
-	await("before")
-	framework.Apply(t, memberKC("member2"), podManifest(ns, "after", nil))
-	if l := await("after"); !strings.HasPrefix(l, "member2 ") {
-		t.Errorf("watch line for the new pod: %q, want the CLUSTER column member2 first", l)
 	}
 }

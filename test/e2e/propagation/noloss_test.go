@@ -1,7 +1,6 @@
 package propagation
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -24,14 +23,12 @@ func TestMemberDownDuringApplyCatchesUp(t *testing.T) {
 	restarted := false
 	defer func() {
 		if !restarted {
-			_ = m2.StartAPIServer(context.Background())
+			startMemberAgain(t, "member2")
 		}
 	}()
 	framework.Kubectl(t, gw(), "-n", ns, "create", "deployment", "late", "--image", "nginx")
 	waitMember(t, "member1", ns, "deployment", "late", present)
-	if err := m2.StartAPIServer(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	startMemberAgain(t, "member2")
 	restarted = true
 	waitMember(t, "member2", ns, "deployment", "late", present)
 }
@@ -50,7 +47,7 @@ func TestDeletionWaitsForADownMember(t *testing.T) {
 	restarted := false
 	defer func() {
 		if !restarted {
-			_ = m2.StartAPIServer(context.Background())
+			startMemberAgain(t, "member2")
 		}
 	}()
 	framework.Kubectl(t, gw(), "-n", ns, "delete", "deployment", "doomed", "--wait=false")
@@ -63,9 +60,7 @@ func TestDeletionWaitsForADownMember(t *testing.T) {
 		}
 		time.Sleep(time.Second) // observe that it stays, not waiting for a change
 	}
-	if err := m2.StartAPIServer(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	startMemberAgain(t, "member2")
 	restarted = true
 	waitMember(t, "member2", ns, "deployment", "doomed", absent)
 	eventually(t, 60*time.Second, func() error {

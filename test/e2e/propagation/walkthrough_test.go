@@ -94,6 +94,24 @@ spec:
 				m, image(d), observed, d.GetGeneration(), updated)
 		}
 	}
+	// The members' ReplicaSets are seen through the gateway as controlled by the template: describe
+	// names the new one, rollout history lists both revisions.
+	eventually(t, 30*time.Second, func() error {
+		out := framework.Kubectl(t, gw(), "-n", ns, "describe", "deploy", "nginx")
+		if !regexp.MustCompile(`(?m)^NewReplicaSet:\s+nginx-[a-z0-9]+ \(1/1 replicas created\)`).MatchString(out) {
+			return fmt.Errorf("kubectl describe deploy nginx names no NewReplicaSet:\n%s", out)
+		}
+		return nil
+	})
+	history := framework.Kubectl(t, gw(), "-n", ns, "rollout", "history", "deploy/nginx")
+	if !regexp.MustCompile(`(?m)^1\s`).MatchString(history) || !regexp.MustCompile(`(?m)^2\s`).MatchString(history) {
+		t.Errorf("kubectl rollout history deploy/nginx lists no revisions 1 and 2:\n%s", history)
+	}
+	// kubectl get deploy -w shows the change when the members' replicas change.
+	w := startWatch(t, gw(), "-n", ns, "get", "deploy", "nginx", "-w")
+	w.await(t, "nginx ")
+	framework.Kubectl(t, gw(), "-n", ns, "scale", "deploy/nginx", "--replicas", "2")
+	w.awaitMatch(t, regexp.MustCompile(`^nginx\s+4/2\s+4\s+4\s`))
 }
 
 // TestUpdatesFlowToMembers: set image, scale (re-divided), and deletion removing member copies.
