@@ -70,29 +70,40 @@ func overridesBench(ctx context.Context, o options, out io.Writer) error {
 // twoMembers starts an environment with the gateway and two bare members joined through it, and
 // waits until both are Ready. stop tears it down.
 func twoMembers(ctx context.Context, dirPrefix string) (env *localenv.Env, gw *clients, stop func(), err error) {
+	return withMembers(ctx, dirPrefix, 2, 2)
+}
+
+// withMembers starts an environment with the gateway (gatewayArgs appended to its command line) and
+// n bare members, joins the first joined of them through it and waits until they are Ready. stop
+// tears it down.
+func withMembers(ctx context.Context, dirPrefix string, n, joined int, gatewayArgs ...string) (env *localenv.Env, gw *clients, stop func(), err error) {
 	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	env, err = localenv.Start(ctx, localenv.Options{Dir: dir, Gateway: true, Members: make([]localenv.MemberOptions, 2), Out: os.Stderr})
+	env, err = localenv.Start(ctx, localenv.Options{Dir: dir, Gateway: true, GatewayArgs: gatewayArgs, Members: make([]localenv.MemberOptions, n), Out: os.Stderr})
 	if err != nil {
 		localenv.TailLogs(os.Stderr, dir, 40)
 		_ = os.RemoveAll(dir)
 		return nil, nil, nil, err
 	}
 	stop = func() { _ = env.Stop(); _ = os.RemoveAll(dir) }
-	for _, m := range env.Members {
-		if err := bootstrap.Join(ctx, bootstrap.JoinOptions{Name: m.Name, Host: env.GatewayConfig, MemberKubeconfig: m.Kubeconfig}); err != nil {
-			stop()
-			return nil, nil, nil, err
-		}
-	}
 	if gw, err = clientsFor(env.GatewayConfig); err == nil {
-		err = waitReady(ctx, gw.dyn, 2)
+		err = joinMembers(ctx, env, gw, 0, joined)
 	}
 	if err != nil {
 		stop()
 		return nil, nil, nil, err
 	}
 	return env, gw, stop, nil
+}
+
+// joinMembers joins env.Members[from:to] through the gateway and waits until to clusters are Ready.
+func joinMembers(ctx context.Context, env *localenv.Env, gw *clients, from, to int) error {
+	for _, m := range env.Members[from:to] {
+		if err := bootstrap.Join(ctx, bootstrap.JoinOptions{Name: m.Name, Host: env.GatewayConfig, MemberKubeconfig: m.Kubeconfig}); err != nil {
+			return err
+		}
+	}
+	return waitReady(ctx, gw.dyn, to)
 }
