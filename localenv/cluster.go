@@ -104,7 +104,7 @@ func newCluster(stateDir, binDir string, l clusterLayout, member *MemberOptions)
 
 // writeWorkloadConfig writes the scheduler's and kwok's configuration and the CRI log kwok serves.
 func writeWorkloadConfig(l clusterLayout, kubeconfig string) error {
-	kwok, err := kwokConfig(l.dir, l.path(podLogFile))
+	kwok, err := kwokConfig(l.dir, l.path(podLogFile), hostPort(l.apiPort))
 	if err != nil {
 		return err
 	}

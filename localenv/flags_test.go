@@ -3,6 +3,7 @@ package localenv
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -136,7 +137,7 @@ func TestGatewayArgs(t *testing.T) {
 }
 
 func TestKwokConfig(t *testing.T) {
-	data, err := kwokConfig("/work", "/work/pod.log")
+	data, err := kwokConfig("/work", "/work/pod.log", "127.0.0.1:6443")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +159,15 @@ func TestKwokConfig(t *testing.T) {
 			if f, _, _ := unstructured.NestedSlice(u.Object, "spec", "logs"); len(f) != 1 || f[0].(map[string]any)["logsFile"] != "/work/pod.log" {
 				t.Errorf("ClusterLogs spec.logs = %v", f)
 			}
+		case "ClusterAttach":
+			if f, _, _ := unstructured.NestedSlice(u.Object, "spec", "attaches"); len(f) != 1 || f[0].(map[string]any)["logsFile"] != "/work/pod.log" {
+				t.Errorf("ClusterAttach spec.attaches = %v", f)
+			}
+		case "ClusterPortForward":
+			f, _, _ := unstructured.NestedSlice(u.Object, "spec", "forwards")
+			if len(f) != 1 || fmt.Sprint(f[0]) != "map[target:map[address:127.0.0.1 port:6443]]" {
+				t.Errorf("ClusterPortForward spec.forwards = %v", f)
+			}
 		case "ClusterExec":
 			if f, _, _ := unstructured.NestedSlice(u.Object, "spec", "execs"); len(f) != 1 {
 				t.Errorf("ClusterExec spec.execs = %v", f)
@@ -165,7 +175,7 @@ func TestKwokConfig(t *testing.T) {
 		}
 	}
 	slices.Sort(kinds)
-	want := []string{"ClusterExec/local", "ClusterLogs/pod-log", "Stage/node-heartbeat", "Stage/node-initialize",
+	want := []string{"ClusterAttach/pod-log", "ClusterExec/local", "ClusterLogs/pod-log", "ClusterPortForward/to-apiserver", "Stage/node-heartbeat", "Stage/node-initialize",
 		"Stage/pod-complete", "Stage/pod-delete", "Stage/pod-ready"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("kwok config objects = %v, want %v", kinds, want)

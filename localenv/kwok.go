@@ -5,7 +5,10 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"net"
+	"os"
 	"path"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,9 +28,20 @@ const (
 )
 
 // kwokConfig is the member's kwok --config: the Stages, a ClusterExec that runs `kubectl exec`
-// commands locally (in the member's directory) and a ClusterLogs that serves the CRI-format file
-// podLog for every container's `kubectl logs`.
-func kwokConfig(workDir, podLog string) ([]byte, error) {
+// commands locally (in the member's directory), a ClusterLogs that serves the CRI-format file
+// podLog for every container's `kubectl logs`, a ClusterAttach that streams the same file to
+// `kubectl attach`, and a ClusterPortForward that forwards every pod port to forwardTo (the
+// member's own apiserver, a TCP service already on loopback, so `kubectl port-forward` reaches
+// something real and opens no access the member did not already give).
+func kwokConfig(workDir, podLog, forwardTo string) ([]byte, error) {
+	host, port, err := net.SplitHostPort(forwardTo)
+	if err != nil {
+		return nil, fmt.Errorf("port-forward target %q: %w", forwardTo, err)
+	}
+	portN, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, fmt.Errorf("port-forward target %q: %w", forwardTo, err)
+	}
 	var b bytes.Buffer
 	entries, err := stages.ReadDir("stages")
 	if err != nil {
@@ -54,6 +68,18 @@ func kwokConfig(workDir, podLog string) ([]byte, error) {
 			"kind":       "ClusterLogs",
 			"metadata":   map[string]any{"name": "pod-log"},
 			"spec":       map[string]any{"logs": []any{map[string]any{"logsFile": podLog}}},
+		},
+		{
+			"apiVersion": "kwok.x-k8s.io/v1alpha1",
+			"kind":       "ClusterAttach",
+			"metadata":   map[string]any{"name": "pod-log"},
+			"spec":       map[string]any{"attaches": []any{map[string]any{"logsFile": podLog}}},
+		},
+		{
+			"apiVersion": "kwok.x-k8s.io/v1alpha1",
+			"kind":       "ClusterPortForward",
+			"metadata":   map[string]any{"name": "to-apiserver"},
+			"spec":       map[string]any{"forwards": []any{map[string]any{"target": map[string]any{"address": host, "port": portN}}}},
 		},
 	} {
 		data, err := json.Marshal(obj) // JSON is YAML
@@ -113,4 +139,21 @@ func nodeNames(m MemberOptions) []string {
 		names[i] = fmt.Sprintf("%s-node%d", m.Name, i+1)
 	}
 	return names
+}
+
+// AppendPodLog adds line to the log every kwok container of a workload member serves: `kubectl
+// attach` (which follows the file from its end) shows it, and `kubectl logs` from then on.
+func (c *Cluster) AppendPodLog(line string) error {
+	if !c.Workload {
+		return fmt.Errorf("%s has no kwok pods", c.Name)
+	}
+	f, err := os.OpenFile(c.layout.path(podLogFile), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%s stdout F %s\n", time.Now().UTC().Format(time.RFC3339Nano), line)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

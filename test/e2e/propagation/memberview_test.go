@@ -2,14 +2,19 @@ package propagation
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,6 +131,7 @@ func TestMemberViews(t *testing.T) {
 		for _, websockets := range []string{"true", "false"} {
 			t.Run("websockets="+websockets, func(t *testing.T) {
 				t.Setenv("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", websockets)
+				t.Setenv("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets)
 				logs := framework.Kubectl(t, gw(), "-n", ns, "logs", pod)
 				if !strings.Contains(logs, "member2: fake container log") || !strings.Contains(logs, localenv.PodLogLines[0]) {
 					t.Errorf("logs of %s through the gateway:\n%s", pod, logs)
@@ -133,6 +139,43 @@ func TestMemberViews(t *testing.T) {
 				r := framework.KubectlStdin(t, gw(), "round trip\n", "-n", ns, "exec", "-i", pod, "--", "head", "-n", "1")
 				if r.Err != nil || !strings.Contains(r.Stdout, "round trip") {
 					t.Errorf("exec -i %s head -n 1 through the gateway: %v\nstdout %q\nstderr %s", pod, r.Err, r.Stdout, r.Stderr)
+				}
+				// logs -f streams: the lines arrive while the stream stays open.
+				startWatch(t, gw(), "-n", ns, "logs", "-f", pod).await(t, localenv.PodLogLines[1])
+				// attach streams the container's output (kwok: the same log file).
+				// (kwok follows the log file from its end: a line added once attach is there shows.)
+				attach := startWatch(t, gw(), "-n", ns, "attach", pod)
+				line := "attached over websockets=" + websockets
+				eventually(t, 30*time.Second, func() error {
+					if err := framework.Env.Member("member2").AppendPodLog(line); err != nil {
+						t.Fatal(err)
+					}
+					select {
+					case l := <-attach.lines:
+						if strings.Contains(l, line) {
+							return nil
+						}
+						return fmt.Errorf("attach printed %q", l)
+					case <-time.After(time.Second):
+						return fmt.Errorf("attach printed nothing yet")
+					}
+				})
+				// exec -it: a terminal on both ends (script gives kubectl one).
+				if out := execTTY(t, pod, ns, "tty round trip"); !strings.Contains(out, "/dev/pts/") || strings.Count(out, "tty round trip") < 2 {
+					t.Errorf("exec -it through the gateway: %q, want a /dev/pts terminal and the line echoed and printed", out)
+				}
+				// port-forward: kwok forwards every pod port to the member's apiserver.
+				pf := startWatch(t, gw(), "-n", ns, "port-forward", "pod/"+pod, ":8443")
+				m := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) -> 8443`).FindStringSubmatch(pf.awaitMatch(t, regexp.MustCompile(`Forwarding from 127\.0\.0\.1:\d+`)))
+				client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // loopback, the member's own serving cert
+				resp, err := client.Get("https://127.0.0.1:" + m[1] + "/version")
+				if err != nil {
+					t.Fatalf("GET /version through kubectl port-forward: %v", err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.Contains(string(body), `"gitVersion"`) {
+					t.Errorf("GET /version through kubectl port-forward: %d %s", resp.StatusCode, body)
 				}
 			})
 		}
@@ -268,3 +311,50 @@ func (w *watchOutput) awaitMatch(t *testing.T, re *regexp.Regexp) string {
 		}
 	}
 }
+
+// execTTY runs kubectl exec -it pod -- sh -c 'tty; head -n 1' through the gateway under script(1),
+// so that kubectl has a terminal, types line, and returns what the terminal showed once line came
+// back (or after 30s).
+func execTTY(t *testing.T, pod, ns, line string) string {
+	t.Helper()
+	kubectl := strings.Join([]string{filepath.Join(framework.Env.BinDir, "kubectl"), "--kubeconfig", gw(), "-n", ns,
+		"exec", "-it", pod, "--", "sh", "-c", "'tty; head -n 1'"}, " ")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "script", "-q", "-e", "-c", kubectl, "/dev/null")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Type once the remote terminal is there (tty printed its name), then wait for the echo and
+	// head's copy.
+	for ctx.Err() == nil && !strings.Contains(out.String(), "/dev/") {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, _ = io.WriteString(stdin, line+"\r")
+	for ctx.Err() == nil && strings.Count(out.String(), line) < 2 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = stdin.Close()
+	_ = cmd.Wait()
+	return out.String()
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
