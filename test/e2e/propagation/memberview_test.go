@@ -358,3 +358,44 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestMemberViewRBAC: merged views reach each member as the caller, so each member's RBAC decides.
+// alice may read pods of one namespace in both members and bob only in member1: alice sees both
+// members' pods there and is refused elsewhere; bob sees member1's with a Warning naming member2.
+func TestMemberViewRBAC(t *testing.T) {
+	ns := namespace(t, "views-rbac")
+	framework.Apply(t, memberKC("member1"), podManifest(ns, "p1", nil))
+	framework.Apply(t, memberKC("member2"), podManifest(ns, "p2", nil))
+	role := func(user string) string {
+		return fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: read-pods-%[1]s, namespace: %[2]s}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get, list, watch]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: read-pods-%[1]s, namespace: %[2]s}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-pods-%[1]s}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: %[1]s}]
+`, user, ns)
+	}
+	for _, m := range []string{"member1", "member2"} {
+		framework.Apply(t, memberKC(m), role("alice"))
+	}
+	framework.Apply(t, memberKC("member1"), role("bob"))
+
+	out := framework.Kubectl(t, gw(), "--as", "alice", "-n", ns, "get", "pods", "-o", "name")
+	if strings.Join(strings.Fields(out), " ") != "pod/p1 pod/p2" {
+		t.Errorf("alice's pods in %s: %q, want p1 and p2", ns, out)
+	}
+	for _, args := range [][]string{{"-n", "default", "get", "pods"}, {"get", "nodes"}} {
+		r := framework.KubectlResult(t, gw(), append([]string{"--as", "alice"}, args...)...)
+		if r.Err == nil || !strings.Contains(r.Stderr, `User "alice" cannot list resource`) {
+			t.Errorf("alice %v: %v\n%s%s; want the members' refusal", args, r.Err, r.Stdout, r.Stderr)
+		}
+	}
+	r := framework.KubectlResult(t, gw(), "--as", "bob", "-n", ns, "get", "pods", "-o", "name")
+	if r.Err != nil || strings.TrimSpace(r.Stdout) != "pod/p1" || !strings.Contains(r.Stderr, "Warning: cluster member2:") {
+		t.Errorf("bob's pods in %s: %v\nstdout %q\nstderr %s; want p1 and a warning naming member2", ns, r.Err, r.Stdout, r.Stderr)
+	}
+}
