@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -31,6 +32,14 @@ type decorator struct {
 // object rewrites one member object (JSON): the cluster annotation, owner references pointing at
 // managed copies turned to their templates, and, when rv is not empty, its resourceVersion.
 func (d decorator) object(cluster string, raw []byte, rv string) ([]byte, error) {
+	if out, ok := d.fastObject(cluster, raw, rv); ok {
+		return out, nil
+	}
+	return d.slowObject(cluster, raw, rv)
+}
+
+// slowObject is object by decoding and encoding.
+func (d decorator) slowObject(cluster string, raw []byte, rv string) ([]byte, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return nil, fmt.Errorf("decode object from cluster %s: %w", cluster, err)
@@ -61,6 +70,14 @@ func (d decorator) object(cluster string, raw []byte, rv string) ([]byte, error)
 
 // row rewrites one Table row: the cluster as its first cell, and its object (if any) as object does.
 func (d decorator) row(cluster string, raw []byte, rv string) ([]byte, error) {
+	if out, ok := d.fastRow(cluster, raw, rv); ok {
+		return out, nil
+	}
+	return d.slowRow(cluster, raw, rv)
+}
+
+// slowRow is row by decoding and encoding.
+func (d decorator) slowRow(cluster string, raw []byte, rv string) ([]byte, error) {
 	var row map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &row); err != nil {
 		return nil, fmt.Errorf("decode table row from cluster %s: %w", cluster, err)
@@ -79,7 +96,7 @@ func (d decorator) row(cluster string, raw []byte, rv string) ([]byte, error) {
 	}
 	row["cells"] = c
 	if o, ok := row["object"]; ok && len(o) > 0 && !bytes.Equal(o, []byte("null")) {
-		if row["object"], err = d.object(cluster, o, rv); err != nil {
+		if row["object"], err = d.slowObject(cluster, o, rv); err != nil {
 			return nil, err
 		}
 	}
@@ -138,10 +155,17 @@ func withClusterColumn(raw []byte) ([]byte, error) {
 // mapOwners rewrites md's ownerReferences: to templates (toCopies false) or back to the copies.
 func (d decorator) mapOwners(cluster string, md map[string]any, toCopies bool) {
 	refs, _ := md["ownerReferences"].([]any)
-	if d.owners == nil || len(refs) == 0 {
-		return
-	}
 	ns, _ := md["namespace"].(string)
+	d.mapRefs(cluster, ns, refs, toCopies)
+}
+
+// mapRefs rewrites the UIDs of owner references (decoded JSON) that point at managed copies (or,
+// toCopies, at their templates) and reports whether it changed any.
+func (d decorator) mapRefs(cluster, ns string, refs []any, toCopies bool) bool {
+	if d.owners == nil {
+		return false
+	}
+	changed := false
 	for _, r := range refs {
 		ref, _ := r.(map[string]any)
 		av, _ := ref["apiVersion"].(string)
@@ -157,10 +181,127 @@ func (d decorator) mapOwners(cluster string, md map[string]any, toCopies bool) {
 		if toCopies {
 			lookup = d.owners.CopyUID
 		}
-		if to, ok := lookup(cluster, gk, ns, name, types.UID(uid)); ok {
+		if to, ok := lookup(cluster, gk, ns, name, types.UID(uid)); ok && string(to) != uid {
 			ref["uid"] = string(to)
+			changed = true
 		}
 	}
+	return changed
+}
+
+// quote is s as a JSON string.
+func quote(s string) []byte {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// fastObject is object done by splicing the member's bytes; false when the object needs the
+// decoding path (no metadata object, annotations that are null or already name a cluster, …).
+func (d decorator) fastObject(cluster string, b []byte, rv string) ([]byte, bool) {
+	ms, me := -1, -1
+	if !eachField(b, skipSpace(b, 0), func(k []byte, vs, ve int) bool {
+		if string(k) == "metadata" {
+			ms, me = vs, ve
+			return false
+		}
+		return true
+	}) || ms < 0 || b[ms] != '{' {
+		return nil, false
+	}
+	as, ae, rs, re, os, oe, ns, ne := -1, -1, -1, -1, -1, -1, -1, -1
+	if !eachField(b[:me], ms, func(k []byte, vs, ve int) bool {
+		switch string(k) {
+		case "annotations":
+			as, ae = vs, ve
+		case "resourceVersion":
+			rs, re = vs, ve
+		case "ownerReferences":
+			os, oe = vs, ve
+		case "namespace":
+			ns, ne = vs, ve
+		}
+		return true
+	}) {
+		return nil, false
+	}
+	var edits []splice
+	var head [][]byte // members added at the start of metadata
+	entry := append([]byte(`"`+AnnotationCluster+`":`), quote(cluster)...)
+	if as >= 0 {
+		if b[as] != '{' || bytes.Contains(b[as:ae], []byte(`"`+AnnotationCluster+`"`)) {
+			return nil, false
+		}
+		text := entry
+		if !isEmptyContainer(b, as) {
+			text = append(text, ',')
+		}
+		edits = append(edits, splice{at: as + 1, end: as + 1, text: text})
+	} else {
+		head = append(head, append(append([]byte(`"annotations":{`), entry...), '}'))
+	}
+	if rv != "" {
+		if rs >= 0 {
+			edits = append(edits, splice{at: rs, end: re, text: quote(rv)})
+		} else {
+			head = append(head, append([]byte(`"resourceVersion":`), quote(rv)...))
+		}
+	}
+	if os >= 0 && d.owners != nil && b[os] == '[' {
+		var refs []any
+		var namespace string
+		if json.Unmarshal(b[os:oe], &refs) != nil {
+			return nil, false
+		}
+		if ns >= 0 {
+			_ = json.Unmarshal(b[ns:ne], &namespace)
+		}
+		if d.mapRefs(cluster, namespace, refs, false) {
+			text, err := json.Marshal(refs)
+			if err != nil {
+				return nil, false
+			}
+			edits = append(edits, splice{at: os, end: oe, text: text})
+		}
+	}
+	if len(head) > 0 {
+		text := bytes.Join(head, []byte(","))
+		if !isEmptyContainer(b, ms) {
+			text = append(text, ',')
+		}
+		edits = append(edits, splice{at: ms + 1, end: ms + 1, text: text})
+	}
+	slices.SortFunc(edits, func(x, y splice) int { return x.at - y.at })
+	return applySplices(b, edits), true
+}
+
+// fastRow is row done by splicing; false when the row needs the decoding path.
+func (d decorator) fastRow(cluster string, b []byte, rv string) ([]byte, bool) {
+	cs, os, oe := -1, -1, -1
+	if !eachField(b, skipSpace(b, 0), func(k []byte, vs, ve int) bool {
+		switch string(k) {
+		case "cells":
+			cs = vs
+		case "object":
+			os, oe = vs, ve
+		}
+		return true
+	}) || cs < 0 || b[cs] != '[' {
+		return nil, false
+	}
+	cell := quote(cluster)
+	if !isEmptyContainer(b, cs) {
+		cell = append(cell, ',')
+	}
+	edits := []splice{{at: cs + 1, end: cs + 1, text: cell}}
+	if os >= 0 && b[os] == '{' {
+		obj, ok := d.fastObject(cluster, b[os:oe], rv)
+		if !ok {
+			return nil, false
+		}
+		edits = append(edits, splice{at: os, end: oe, text: obj})
+	}
+	slices.SortFunc(edits, func(x, y splice) int { return x.at - y.at })
+	return applySplices(b, edits), true
 }
 
 // undo turns an object a client sends back (an update of a member object through the view) into

@@ -2,8 +2,11 @@ package memberview
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -112,8 +115,10 @@ func memberQuery(client url.Values, cluster string, start versions) url.Values {
 // at a time.
 type listReader struct {
 	cluster    string
-	dec        *json.Decoder
-	table      bool // a Table (rows), known once open has returned
+	body       io.Reader
+	dec        *json.Decoder // the fields before the items
+	items      *itemReader   // the items, once open has found them
+	table      bool          // a Table (rows), known once open has returned
 	kind       string
 	apiVersion string
 	meta       metav1.ListMeta
@@ -121,7 +126,7 @@ type listReader struct {
 }
 
 func newListReader(a memberAnswer) *listReader {
-	return &listReader{cluster: a.cluster, dec: json.NewDecoder(a.resp.Body)}
+	return &listReader{cluster: a.cluster, body: a.resp.Body, dec: json.NewDecoder(a.resp.Body)}
 }
 
 // open reads up to the first item; false when the list has no items at all.
@@ -144,6 +149,7 @@ func (lr *listReader) open() (bool, error) {
 			} else if d, ok := t.(json.Delim); !ok || d != '[' {
 				return false, lr.wrap(fmt.Errorf("%s is not a list", key))
 			}
+			lr.items = &itemReader{r: bufio.NewReaderSize(io.MultiReader(lr.dec.Buffered(), lr.body), 64<<10)}
 			return true, nil
 		case "kind":
 			err = lr.dec.Decode(&lr.kind)
@@ -164,16 +170,10 @@ func (lr *listReader) open() (bool, error) {
 	return false, nil
 }
 
-// next returns the next item, nil after the last.
-func (lr *listReader) next() (json.RawMessage, error) {
-	if !lr.dec.More() {
-		if _, err := lr.dec.Token(); err != nil { // ]
-			return nil, lr.wrap(err)
-		}
-		return nil, nil
-	}
-	var raw json.RawMessage
-	if err := lr.dec.Decode(&raw); err != nil {
+// next returns the next item (valid until the next call), nil after the last.
+func (lr *listReader) next() ([]byte, error) {
+	raw, err := lr.items.next()
+	if err != nil {
 		return nil, lr.wrap(err)
 	}
 	return raw, nil
@@ -181,6 +181,22 @@ func (lr *listReader) next() (json.RawMessage, error) {
 
 // finish reads the fields after the items (a list's metadata may come last).
 func (lr *listReader) finish() error {
+	if lr.items != nil {
+		rest, err := lr.items.rest()
+		if err != nil {
+			return lr.wrap(err)
+		}
+		var tail struct {
+			Metadata *metav1.ListMeta `json:"metadata"`
+		}
+		if err := json.Unmarshal(rest, &tail); err != nil {
+			return lr.wrap(err)
+		}
+		if tail.Metadata != nil {
+			lr.meta = *tail.Metadata
+		}
+		return nil
+	}
 	for lr.dec.More() {
 		key, err := lr.key()
 		if err != nil {
@@ -283,25 +299,33 @@ func (lw *listWriter) end(meta metav1.ListMeta) error {
 	return lw.w.Flush()
 }
 
-// streamAll writes every good member's list, one member after the other, as one list whose
-// resourceVersion is the composite of theirs. Items are never all held at once: the members' bodies
-// wait in their connections while an earlier member is copied.
+// streamAll writes every good member's list, in member order, as one list whose resourceVersion
+// is the composite of theirs. Each member's list is read and rewritten by a goroutine of its own
+// while earlier members are written, a bounded number of chunks ahead (memberChunks of about
+// chunkBytes each), so the members' lists are never all held at once and their reading overlaps.
 func (q *viewRequest) streamAll(good []memberAnswer) {
 	contentType := "application/json"
 	if len(good) > 0 {
 		contentType = good[0].resp.Header.Get("Content-Type")
+	}
+	ctx, cancel := context.WithCancel(q.r.Context())
+	defer cancel()
+	streams := make([]*memberStream, len(good))
+	for i, a := range good {
+		streams[i] = q.startStream(ctx, newListReader(a))
 	}
 	q.addWarnings()
 	q.w.Header().Set("Content-Type", contentType)
 	q.w.WriteHeader(http.StatusOK)
 	lw := &listWriter{w: bufio.NewWriterSize(q.w, 32<<10)}
 	pos := versions{}
-	for _, a := range good {
-		if err := q.copyList(lw, newListReader(a), pos); err != nil {
+	for _, st := range streams {
+		if err := lw.drain(st); err != nil {
 			// The status line has gone out; only cutting the response tells the client.
 			klogFrom(q.r).Error(err, "Merged list cut off")
 			panic(http.ErrAbortHandler)
 		}
+		pos[st.reader.cluster] = st.reader.meta.ResourceVersion
 	}
 	meta := metav1.ListMeta{}
 	if len(pos) > 0 {
@@ -310,49 +334,106 @@ func (q *viewRequest) streamAll(good []memberAnswer) {
 	_ = lw.end(meta)
 }
 
-// copyList copies one member's items into lw and records its resourceVersion in pos.
-func (q *viewRequest) copyList(lw *listWriter, lr *listReader, pos versions) error {
-	has, err := lr.open()
-	if err != nil {
-		return err
+const (
+	chunkBytes   = 64 << 10
+	memberChunks = 16
+)
+
+// memberStream is one member's list being read and rewritten: opened (the fields before its items
+// known), then its rewritten items in chunks (items joined by commas), then err once chunks is
+// closed.
+type memberStream struct {
+	reader *listReader
+	opened  chan struct{} // closed once open has returned (has and openErr set)
+	has     bool
+	openErr error
+	chunks  chan []byte
+	err     error // read once chunks is closed
+}
+
+func (q *viewRequest) startStream(ctx context.Context, lr *listReader) *memberStream {
+	st := &memberStream{reader: lr, opened: make(chan struct{}), chunks: make(chan []byte, memberChunks)}
+	go func() {
+		defer close(st.chunks)
+		st.has, st.openErr = lr.open()
+		close(st.opened)
+		if st.openErr != nil {
+			return
+		}
+		var chunk []byte
+		send := func() bool {
+			select {
+			case st.chunks <- chunk:
+				chunk = nil
+				return true
+			case <-ctx.Done():
+				st.err = ctx.Err()
+				return false
+			}
+		}
+		for st.has {
+			raw, err := lr.next()
+			if err != nil {
+				st.err = err
+				return
+			}
+			if raw == nil {
+				break
+			}
+			out, err := q.elem(lr.table, lr.cluster, raw)
+			if err != nil {
+				st.err = err
+				return
+			}
+			if len(chunk) > 0 {
+				chunk = append(chunk, ',')
+			}
+			chunk = append(chunk, out...)
+			if len(chunk) >= chunkBytes && !send() {
+				return
+			}
+		}
+		if len(chunk) > 0 && !send() {
+			return
+		}
+		st.err = lr.finish()
+	}()
+	return st
+}
+
+// drain writes one member's stream.
+func (lw *listWriter) drain(st *memberStream) error {
+	<-st.opened
+	if st.openErr != nil {
+		return st.openErr
 	}
-	if !lw.started && (lr.kind != "" || has) {
+	lr := st.reader
+	if !lw.started && (lr.kind != "" || st.has) {
 		if err := lw.begin(lr); err != nil {
 			return err
 		}
 	}
-	for has {
-		raw, err := lr.next()
-		if err != nil {
-			return err
-		}
-		if raw == nil {
-			break
-		}
-		if err := q.writeElem(lw, lr.cluster, raw); err != nil {
-			return err
-		}
+	for chunk := range st.chunks {
+		lw.item(chunk)
 	}
-	if err := lr.finish(); err != nil {
-		return err
-	}
-	pos[lr.cluster] = lr.meta.ResourceVersion
-	return nil
+	return st.err
 }
 
 func (q *viewRequest) writeElem(lw *listWriter, cluster string, raw []byte) error {
-	var out []byte
-	var err error
-	if lw.table {
-		out, err = q.dec.row(cluster, raw, "")
-	} else {
-		out, err = q.dec.object(cluster, raw, "")
-	}
+	out, err := q.elem(lw.table, cluster, raw)
 	if err != nil {
 		return err
 	}
 	lw.item(out)
 	return nil
+}
+
+// elem rewrites one list item or Table row.
+func (q *viewRequest) elem(table bool, cluster string, raw []byte) ([]byte, error) {
+	if table {
+		return q.dec.row(cluster, raw, "")
+	}
+	return q.dec.object(cluster, raw, "")
 }
 
 // page is one member's page of a paged list, read whole (a page is at most limit items).
@@ -376,7 +457,7 @@ func readPage(a memberAnswer) (*page, error) {
 		if raw == nil {
 			break
 		}
-		p.items = append(p.items, raw)
+		p.items = append(p.items, bytes.Clone(raw))
 	}
 	return p, p.reader.finish()
 }
