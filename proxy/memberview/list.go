@@ -343,7 +343,7 @@ const (
 // known), then its rewritten items in chunks (items joined by commas), then err once chunks is
 // closed.
 type memberStream struct {
-	reader *listReader
+	reader  *listReader
 	opened  chan struct{} // closed once open has returned (has and openErr set)
 	has     bool
 	openErr error
