@@ -105,8 +105,10 @@ func NewRequestInfoResolver() request.RequestInfoResolver {
 //     the host's TokenReview accepts; strips Authorization and X-Remote-* on success;
 //  6. impersonation — Impersonate-* honoured only if the host's SubjectAccessReview allows the
 //     caller to impersonate; the headers are removed and the context user replaced;
-//  7. the router: /metrics, /debug/pprof/ (if profiling), the cluster proxy (clusters/proxy checked
-//     on the host, then the member as the context user), writes of propagatable kinds through the
+//  7. the router: /metrics, /debug/pprof/ (if profiling), the merged member views of the
+//     member-native resources (reads, subresources and writes by name: package memberview, each
+//     member as the context user), the cluster proxy (clusters/proxy checked on the host, then the
+//     member as the context user; /clusters/*/ merged), writes of propagatable kinds through the
 //     admission pipeline (webhook/), then everything else to the host as the context user.
 func NewHandler(c Config) (http.Handler, error) {
 	if err := c.validate(); err != nil {
