@@ -65,6 +65,8 @@ type MemberViewConfig struct {
 	Owners memberview.Owners
 	// Resources are the member-native resources of the default view.
 	Resources []schema.GroupResource
+	// KindFor names a resource's kind (for answers no member gave; may be nil).
+	KindFor func(schema.GroupVersionResource) (schema.GroupVersionKind, error)
 }
 
 func (c Config) validate() error {
@@ -147,6 +149,7 @@ func NewHandler(c Config) (http.Handler, error) {
 				Clusters:  memberAccess{cp},
 				Owners:    c.MemberView.Owners,
 				Resources: c.MemberView.Resources,
+				KindFor:   c.MemberView.KindFor,
 				Host:      host,
 				Next:      toHost,
 			})

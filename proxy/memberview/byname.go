@@ -150,6 +150,10 @@ func (q *viewRequest) toOwner() {
 			return
 		}
 		if body, err = q.dec.undo(cluster, body); err != nil {
+			if errors.Is(err, errNoPosition) {
+				q.fail(apierrors.NewConflict(q.gr, q.info.Name, err))
+				return
+			}
 			q.fail(apierrors.NewBadRequest(err.Error()))
 			return
 		}

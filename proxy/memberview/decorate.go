@@ -3,6 +3,7 @@ package memberview
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -304,6 +305,9 @@ func (d decorator) fastRow(cluster string, b []byte, rv string) ([]byte, bool) {
 	return applySplices(b, edits), true
 }
 
+// errNoPosition: an update's composite resourceVersion does not name the member it goes to.
+var errNoPosition = errors.New("stale resourceVersion")
+
 // undo turns an object a client sends back (an update of a member object through the view) into
 // what the member stores: no cluster annotation, owner references to the copies again, and the
 // member's own resourceVersion in place of a composite one. Bodies that are not JSON objects are
@@ -328,7 +332,12 @@ func (d decorator) undo(cluster string, raw []byte) ([]byte, error) {
 			return nil, err
 		}
 		if composite {
-			md["resourceVersion"] = v[cluster]
+			own, ok := v[cluster]
+			if !ok {
+				// No position of this member: sending none would make the update unconditional.
+				return nil, fmt.Errorf("%w: resourceVersion %s names no position of cluster %s; read the object again", errNoPosition, rv, cluster)
+			}
+			md["resourceVersion"] = own
 		}
 	}
 	d.mapOwners(cluster, md, true)

@@ -13,6 +13,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 var jsonUnmarshal = json.Unmarshal
@@ -286,11 +287,18 @@ func (lw *listWriter) item(b []byte) {
 	lw.w.Write(b)
 }
 
-// end writes the list's metadata.
-func (lw *listWriter) end(meta metav1.ListMeta) error {
+// end writes the list's metadata; kind, when not empty, is the list's kind for a list no member
+// answered.
+func (lw *listWriter) end(meta metav1.ListMeta, kind schema.GroupVersionKind) error {
 	if !lw.started {
 		// No member answered with a list: an empty one, which kubectl shows as "No resources found".
-		lw.w.WriteString(`{"kind":"List","apiVersion":"v1","items":[`)
+		head := map[string]string{"kind": "List", "apiVersion": "v1"}
+		if kind.Kind != "" {
+			head = map[string]string{"kind": kind.Kind + "List", "apiVersion": kind.GroupVersion().String()}
+		}
+		b, _ := json.Marshal(head)
+		lw.w.Write(b[:len(b)-1])
+		lw.w.WriteString(`,"items":[`)
 	}
 	m, _ := json.Marshal(meta)
 	lw.w.WriteString(`],"metadata":`)
@@ -331,7 +339,7 @@ func (q *viewRequest) streamAll(good []memberAnswer) {
 	if len(pos) > 0 {
 		meta.ResourceVersion = pos.encode()
 	}
-	_ = lw.end(meta)
+	_ = lw.end(meta, q.listKind())
 }
 
 const (
@@ -426,6 +434,12 @@ func (q *viewRequest) writeElem(lw *listWriter, cluster string, raw []byte) erro
 	}
 	lw.item(out)
 	return nil
+}
+
+// listKind is the kind of the request's resource (for an empty list), zero when unknown.
+func (q *viewRequest) listKind() schema.GroupVersionKind {
+	gvk, _ := q.kind()
+	return gvk
 }
 
 // elem rewrites one list item or Table row.
@@ -592,5 +606,5 @@ func (q *viewRequest) writePages(pages []*page, cur cursor) {
 	if len(cur.Pending) > 0 {
 		meta.Continue = cur.encode()
 	}
-	_ = lw.end(meta)
+	_ = lw.end(meta, q.listKind())
 }

@@ -49,6 +49,10 @@ type Config struct {
 	// Host and Next serve writes by name when the host holds a template of that name.
 	Host Host
 	Next http.Handler
+	// KindFor names the kind of a resource (the host's discovery knows the member-native kinds), for
+	// the answers no member gave: an empty list, the bookmark that ends no member's initial events.
+	// Nil, or not found: a generic List, a bookmark without a kind.
+	KindFor func(schema.GroupVersionResource) (schema.GroupVersionKind, error)
 }
 
 // View serves merged views.
@@ -168,6 +172,15 @@ type viewRequest struct {
 	targets  []string // the Ready members, sorted
 	notReady []string // the others (a watch keeps trying them)
 	warnings []string
+}
+
+// kind is the kind of the request's resource, when Config.KindFor knows it.
+func (q *viewRequest) kind() (schema.GroupVersionKind, bool) {
+	if q.cfg.KindFor == nil {
+		return schema.GroupVersionKind{}, false
+	}
+	gvk, err := q.cfg.KindFor(schema.GroupVersionResource{Group: q.info.APIGroup, Version: q.info.APIVersion, Resource: q.info.Resource})
+	return gvk, err == nil && gvk.Kind != ""
 }
 
 // memberAnswer is one member's answer to a fanned-out request.

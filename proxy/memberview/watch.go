@@ -123,19 +123,31 @@ func (q *viewRequest) watch() {
 		go q.follow(ctx, c, nil, start[c], query, accept, events)
 	}
 	out := bufio.NewWriterSize(q.w, 32<<10)
-	write := func(typ string, obj []byte) bool {
+	write := func(typ string, obj []byte) {
 		b, _ := json.Marshal(struct {
 			Type   string          `json:"type"`
 			Object json.RawMessage `json:"object"`
 		}{typ, obj})
 		out.Write(b)
 		out.WriteByte('\n')
+	}
+	// flush sends what is written unless more is waiting to go with it; false when the client is
+	// gone.
+	flush := func() bool {
 		if len(events) > 0 && out.Buffered() < 16<<10 {
-			return true // more is coming at once: flush together
+			return true
 		}
 		return out.Flush() == nil && flusher.Flush() == nil
 	}
 	initialDone := !sendInitial
+	if !initialDone && len(initial) == 0 {
+		// No member to wait for: the initial events (none) have ended.
+		initialDone = true
+		write("BOOKMARK", q.emptyBookmark(pos.encode()))
+		if !flush() {
+			return
+		}
+	}
 	for {
 		var ev memberEvent
 		select {
@@ -146,44 +158,58 @@ func (q *viewRequest) watch() {
 		if ev.expired != nil {
 			b, _ := json.Marshal(ev.expired)
 			write("ERROR", b)
+			_ = out.Flush()
 			return
 		}
 		if ev.rv != "" {
 			pos[ev.cluster] = ev.rv
 		}
 		rv := pos.encode()
-		if ev.typ == "BOOKMARK" {
+		switch {
+		case ev.typ == "BOOKMARK":
 			if ev.end {
 				delete(initial, ev.cluster)
 			}
 			switch {
 			case !initialDone && len(initial) == 0:
 				initialDone = true
-				if !write("BOOKMARK", bookmark(ev.object, rv, true)) {
-					return
-				}
+				write("BOOKMARK", bookmark(ev.object, rv, true))
 			case bookmarks && initialDone:
-				if !write("BOOKMARK", bookmark(ev.object, rv, false)) {
-					return
-				}
+				write("BOOKMARK", bookmark(ev.object, rv, false))
 			}
-			continue
+		default:
+			var obj []byte
+			var err error
+			if ev.table {
+				obj, err = q.dec.table(ev.cluster, ev.object, rv)
+			} else {
+				obj, err = q.dec.object(ev.cluster, ev.object, rv)
+			}
+			if err != nil {
+				klogFrom(q.r).Error(err, "Dropping a member watch event", "cluster", ev.cluster)
+				break
+			}
+			write(ev.typ, obj)
 		}
-		var obj []byte
-		var err error
-		if ev.table {
-			obj, err = q.dec.table(ev.cluster, ev.object, rv)
-		} else {
-			obj, err = q.dec.object(ev.cluster, ev.object, rv)
-		}
-		if err != nil {
-			klogFrom(q.r).Error(err, "Dropping a member watch event", "cluster", ev.cluster)
-			continue
-		}
-		if !write(ev.typ, obj) {
+		if !flush() {
 			return
 		}
 	}
+}
+
+// emptyBookmark is the bookmark that ends the initial events when no member sends any: an object of
+// the watched kind with only the position and the initial-events-end annotation.
+func (q *viewRequest) emptyBookmark(rv string) []byte {
+	obj := map[string]any{}
+	if gvk, ok := q.kind(); ok {
+		obj["kind"], obj["apiVersion"] = gvk.Kind, gvk.GroupVersion().String()
+	}
+	return bookmark(mustJSON(obj), rv, true)
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }
 
 // bookmark is a member's bookmark object with the merged position (and the initial-events-end
@@ -205,7 +231,8 @@ func bookmark(raw []byte, rv string, end bool) []byte {
 // follow streams one member's watch into events until ctx ends, opening it again (from the last
 // position it sent) when it breaks. resp, when not nil, is the watch already opened.
 func (q *viewRequest) follow(ctx context.Context, cluster string, resp *http.Response, rv string, client url.Values, accept string, events chan<- memberEvent) {
-	wait := 250 * time.Millisecond
+	const firstWait, maxWait = 250 * time.Millisecond, 5 * time.Second
+	wait := firstWait
 	send := func(ev memberEvent) bool {
 		select {
 		case events <- ev:
@@ -214,15 +241,36 @@ func (q *viewRequest) follow(ctx context.Context, cluster string, resp *http.Res
 			return false
 		}
 	}
+	pause := func() bool {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return false
+		}
+		wait = min(2*wait, maxWait)
+		return true
+	}
+	// Until the member has sent its initial-events-end bookmark, it is asked again for its initial
+	// events (from the position the client gave): a watch from its last event would leave out the
+	// objects it had not sent yet. Objects sent twice that way are ADDED twice, which a watch-list
+	// client takes as the same object.
+	initialPending := client.Get("sendInitialEvents") == "true"
+	startRV := rv
 	for ctx.Err() == nil {
 		if resp == nil {
 			mq := memberQuery(client, cluster, nil)
 			mq.Del("timeoutSeconds")
-			mq.Del("sendInitialEvents") // the client has had them
-			mq.Del("resourceVersionMatch")
 			mq.Del("resourceVersion")
-			if rv != "" {
-				mq.Set("resourceVersion", rv)
+			if initialPending {
+				if startRV != "" {
+					mq.Set("resourceVersion", startRV)
+				}
+			} else {
+				mq.Del("sendInitialEvents") // the client has had them
+				mq.Del("resourceVersionMatch")
+				if rv != "" {
+					mq.Set("resourceVersion", rv)
+				}
 			}
 			r, err := q.send(ctx, cluster, http.MethodGet, accept, mq, nil)
 			a := memberAnswer{cluster: cluster, resp: r, err: err}
@@ -236,17 +284,15 @@ func (q *viewRequest) follow(ctx context.Context, cluster string, resp *http.Res
 				if r != nil {
 					r.Body.Close()
 				}
-				select {
-				case <-time.After(wait):
-				case <-ctx.Done():
+				if !pause() {
 					return
 				}
-				wait = min(2*wait, 5*time.Second)
 				continue
 			}
 			resp = r
 		}
 		dec := json.NewDecoder(resp.Body)
+		got := false
 		for {
 			var e struct {
 				Type   string          `json:"type"`
@@ -269,14 +315,25 @@ func (q *viewRequest) follow(ctx context.Context, cluster string, resp *http.Res
 			if ev.rv != "" {
 				rv = ev.rv
 			}
+			if ev.end {
+				initialPending = false
+			}
 			if !send(ev) {
 				resp.Body.Close()
 				return
 			}
-			wait = 250 * time.Millisecond
+			got = true
 		}
 		resp.Body.Close()
 		resp = nil
+		if got {
+			wait = firstWait
+		}
+		// A stream that ended without an event waits before it is opened again (a member that
+		// closes watches at once must not be asked in a tight loop).
+		if !got && !pause() {
+			return
+		}
 	}
 }
 

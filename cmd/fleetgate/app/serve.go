@@ -274,6 +274,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 			Members:   objects.Clusters,
 			Owners:    reconciler,
 			Resources: viewResources,
+			KindFor:   mapper.KindFor,
 		},
 		Profiling:    c.opts.Profiling,
 		Public:       admission.Handlers(),
