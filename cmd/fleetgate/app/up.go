@@ -94,5 +94,7 @@ func printUsage(out io.Writer, env *localenv.Env, noJoin bool) {
 		fmt.Fprintf(out, "Join %s in Push mode:\n  fleetgate join %s --kubeconfig %s --cluster-kubeconfig %s\n",
 			m.Name, m.Name, env.GatewayKubeconfig, m.Kubeconfig)
 	}
-	fmt.Fprintf(out, "\nThen: kubectl get clusters. Ctrl-C stops everything.\n")
+	fmt.Fprintf(out, "\nThen: kubectl get clusters. Pods, nodes and ReplicaSets are merged from every member\n"+
+		"(kubectl get pods -o wide shows a CLUSTER column); one member alone: kubectl --server %s/clusters/<name> ….\n"+
+		"Ctrl-C stops everything.\n", env.GatewayURL)
 }
