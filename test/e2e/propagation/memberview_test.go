@@ -180,6 +180,12 @@ func TestMemberViews(t *testing.T) {
 			})
 		}
 	})
+	t.Run("logs of a deployment", func(t *testing.T) {
+		// kubectl reads the template, lists its pods (merged) and takes the first one's logs.
+		if out := framework.Kubectl(t, gw(), "-n", ns, "logs", "deploy/web"); !strings.Contains(out, ": fake container log") {
+			t.Errorf("kubectl logs deploy/web through the gateway:\n%s", out)
+		}
+	})
 	t.Run("nodes", func(t *testing.T) {
 		out := framework.Kubectl(t, gw(), "get", "nodes", "-o", "name")
 		for _, m := range []string{"member1", "member2"} {
