@@ -17,7 +17,7 @@ const (
 
 const (
 	// hostControllers are the only controllers of the host's kube-controller-manager.
-	hostControllers = "namespace,garbagecollector,serviceaccount-token"
+	hostControllers = "namespace,garbagecollector,serviceaccount-token,tokencleaner"
 	// kwokNodeAnnotation marks the Nodes a member's kwok manages.
 	kwokNodeAnnotation = "kwok.x-k8s.io/node"
 	// podCIDR is where kwok takes pod IPs from (the default /24 runs out at 254 pods per member).
@@ -70,6 +70,10 @@ func apiserverArgs(l clusterLayout, member bool) []string {
 	}
 	if member {
 		args = append(args, "--kubelet-preferred-address-types=InternalIP")
+	} else {
+		// Bootstrap tokens (bootstrap/token) authenticate Pull members' register at the host's
+		// TokenReview.
+		args = append(args, "--enable-bootstrap-token-auth")
 	}
 	return args
 }

@@ -48,6 +48,7 @@ func NewRootCommand(name string) *cobra.Command {
 		newJoinCommand(name),
 		newUnjoinCommand(name),
 		newUpCommand(),
+		newTokenCommand(name),
 		newVersionCommand(),
 	)
 	return root
