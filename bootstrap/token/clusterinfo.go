@@ -3,6 +3,8 @@ package token
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,4 +72,26 @@ func VerifyClusterInfo(cm *corev1.ConfigMap, tokenID, tokenSecret string) (serve
 func Marshal(cm *corev1.ConfigMap) []byte {
 	b, _ := json.Marshal(cm)
 	return b
+}
+
+// ClusterInfoHandler serves cluster-info (GET only, no credentials needed: it says nothing a
+// member could not learn by connecting, and only token holders can check its signatures). secrets
+// returns the host's bootstrap-token Secrets (from an informer: an unauthenticated request must
+// never cost the host a read).
+func ClusterInfoHandler(server string, caPEM []byte, secrets func() []*corev1.Secret, now func() time.Time) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "cluster-info is read-only", http.StatusMethodNotAllowed)
+			return
+		}
+		cm, err := ClusterInfo(server, caPEM, Signing(secrets(), now()))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(Marshal(cm))
+	})
 }

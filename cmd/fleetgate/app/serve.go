@@ -12,12 +12,19 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
@@ -26,6 +33,7 @@ import (
 	"github.com/fleetgate/fleetgate/apis/client"
 	"github.com/fleetgate/fleetgate/apis/crds"
 	"github.com/fleetgate/fleetgate/bootstrap/access"
+	"github.com/fleetgate/fleetgate/bootstrap/token"
 	"github.com/fleetgate/fleetgate/certs"
 	"github.com/fleetgate/fleetgate/propagate/cache"
 	"github.com/fleetgate/fleetgate/propagate/clusterstatus"
@@ -252,6 +260,16 @@ func (c *serveConfig) run(ctx context.Context) error {
 		Host: reconcilerHost, Kube: c.hostKube, Cache: objects, Members: members, Workers: c.opts.Workers, Mapper: mapper,
 		QueueMetrics: metrics.QueueMetrics(),
 	})
+	// The bootstrap-token Secrets, for cluster-info's signatures.
+	tokenInformers := informers.NewSharedInformerFactoryWithOptions(c.hostKube, 0, informers.WithNamespace(token.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("type", string(bootstrapapi.SecretTypeBootstrapToken)).String()
+		}))
+	tokenLister := tokenInformers.Core().V1().Secrets().Lister()
+	tokenSecrets := func() []*corev1.Secret {
+		l, _ := tokenLister.List(labels.Everything())
+		return l
+	}
 	viewResources, err := memberview.ParseResources(c.opts.MemberView)
 	if err != nil {
 		return err
@@ -277,7 +295,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 			KindFor:   mapper.KindFor,
 		},
 		Profiling:    c.opts.Profiling,
-		Public:       admission.Handlers(),
+		Public:       c.publicHandlers(tokenSecrets),
 		MayPropagate: func(info *request.RequestInfo) bool { return webhook.MayClaim(objects, mapper, info) },
 		Pipeline: func(host webhook.Host) http.Handler {
 			return webhook.NewHandler(webhook.NewPipeline(webhook.Config{
@@ -291,6 +309,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	objects.Start(ctx)
+	tokenInformers.Start(ctx.Done())
 	g.Go(func() error { return status.Run(ctx) })
 	g.Go(func() error { return reconciler.Run(ctx) })
 	g.Go(func() error { c.watchHost(ctx); return nil })
@@ -307,6 +326,15 @@ func (c *serveConfig) run(ctx context.Context) error {
 		return nil
 	})
 	return g.Wait()
+}
+
+// publicHandlers are the paths served without credentials: the admission webhooks the host calls
+// and the cluster-info registering members read.
+func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret) map[string]http.Handler {
+	h := admission.Handlers()
+	server := "https://" + net.JoinHostPort(c.advertise(), strconv.Itoa(c.opts.SecurePort))
+	h[token.ClusterInfoPath] = token.ClusterInfoHandler(server, c.ca.CertPEM(), tokenSecrets, time.Now)
+	return h
 }
 
 // advertise is the address the host and clients use to reach the gateway.

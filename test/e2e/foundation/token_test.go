@@ -1,9 +1,12 @@
 package foundation
 
 import (
+	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/fleetgate/fleetgate/bootstrap/token"
 	"github.com/fleetgate/fleetgate/certs"
 	"github.com/fleetgate/fleetgate/test/e2e/framework"
 )
@@ -68,9 +74,21 @@ func TestBootstrapTokens(t *testing.T) {
 		}
 	}
 
+	// cluster-info, read without credentials, is signed for the token and names the gateway and
+	// its CA.
+	server, caPEM, err := token.VerifyClusterInfo(clusterInfo(t), id, m[3])
+	if err != nil || server != framework.Env.GatewayURL || string(caPEM) != string(framework.Env.GatewayConfig.CAData) {
+		t.Errorf("cluster-info for token %s: %q %v, want the gateway %s and its CA", id, server, err, framework.Env.GatewayURL)
+	}
 	if r := framework.Fleetgate(t, "token", "delete", "--kubeconfig", framework.Env.GatewayKubeconfig, id); r.Err != nil || !strings.Contains(r.Stdout, id) {
 		t.Fatalf("token delete: %v\n%s%s", r.Err, r.Stdout, r.Stderr)
 	}
+	framework.Eventually(t, 30*time.Second, func() error {
+		if _, _, err := token.VerifyClusterInfo(clusterInfo(t), id, m[3]); err == nil {
+			return fmt.Errorf("cluster-info is still signed for deleted token %s", id)
+		}
+		return nil
+	})
 	refused := func(tok string) func() error {
 		return func() error {
 			r := asToken(t, tok, "auth", "whoami")
@@ -101,4 +119,21 @@ func TestBootstrapTokens(t *testing.T) {
 	if r := framework.Fleetgate(t, "token", "delete", "--kubeconfig", framework.Env.GatewayKubeconfig, id); r.Err == nil || !strings.Contains(r.Stderr, "bootstrap token "+id+" not found") {
 		t.Errorf("token delete of a deleted token: %v %s", r.Err, r.Stderr)
 	}
+}
+
+// clusterInfo reads the gateway's cluster-info as a registering member does: no credentials, the
+// gateway's CA not yet trusted (the pin checks it afterwards).
+func clusterInfo(t *testing.T) *corev1.ConfigMap {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // loopback; what it says is checked by signature and pin
+	resp, err := c.Get(framework.Env.GatewayURL + token.ClusterInfoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var cm corev1.ConfigMap
+	if err := json.NewDecoder(resp.Body).Decode(&cm); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET cluster-info without credentials: %d %v", resp.StatusCode, err)
+	}
+	return &cm
 }
