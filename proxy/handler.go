@@ -41,6 +41,9 @@ type Config struct {
 	// Public are served at their exact paths without authentication (the admission webhook the
 	// host calls). They must answer questions only, never act for the caller.
 	Public map[string]http.Handler
+	// Authenticated are served at their exact paths to authenticated callers (the user in the
+	// request's context), before anything else; they authorise the caller themselves.
+	Authenticated map[string]http.Handler
 	// Pipeline, when set, builds the admission pipeline that writes of propagatable kinds pass
 	// (webhook.Handles decides which); it is given the host as the caller. Nil: every request goes
 	// straight to the host.
@@ -121,6 +124,9 @@ func NewHandler(c Config) (http.Handler, error) {
 		return nil, err
 	}
 	router := mux.NewRouter()
+	for path, h := range c.Authenticated {
+		router.Handle(path, h)
+	}
 	router.Handle("/metrics", c.Metrics.Handler())
 	if c.Profiling {
 		router.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -49,6 +49,7 @@ func NewRootCommand(name string) *cobra.Command {
 		newUnjoinCommand(name),
 		newUpCommand(),
 		newTokenCommand(name),
+		newRegisterCommand(name),
 		newVersionCommand(),
 	)
 	return root

@@ -32,6 +32,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/apis/client"
 	"github.com/fleetgate/fleetgate/apis/crds"
+	"github.com/fleetgate/fleetgate/bootstrap"
 	"github.com/fleetgate/fleetgate/bootstrap/access"
 	"github.com/fleetgate/fleetgate/bootstrap/token"
 	"github.com/fleetgate/fleetgate/certs"
@@ -294,8 +295,11 @@ func (c *serveConfig) run(ctx context.Context) error {
 			Resources: viewResources,
 			KindFor:   mapper.KindFor,
 		},
-		Profiling:    c.opts.Profiling,
-		Public:       c.publicHandlers(tokenSecrets),
+		Profiling: c.opts.Profiling,
+		Public:    c.publicHandlers(tokenSecrets),
+		Authenticated: map[string]http.Handler{
+			bootstrap.RegisterPath: &bootstrap.Registrar{Clusters: client.Clusters(c.hostDyn), Signer: bootstrap.CASigner{CA: c.ca}},
+		},
 		MayPropagate: func(info *request.RequestInfo) bool { return webhook.MayClaim(objects, mapper, info) },
 		Pipeline: func(host webhook.Host) http.Handler {
 			return webhook.NewHandler(webhook.NewPipeline(webhook.Config{

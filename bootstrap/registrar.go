@@ -1,0 +1,186 @@
+package bootstrap
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/fleetgate/fleetgate/apis/client"
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+	"github.com/fleetgate/fleetgate/bootstrap/token"
+	"github.com/fleetgate/fleetgate/certs"
+)
+
+// RegisterPath is where a Pull member's register sends its certificate signing request,
+// authenticated by a bootstrap token.
+const RegisterPath = "/fleetgate/v1/register"
+
+// Agent certificates name the cluster they stand for; the tunnel takes the cluster from the
+// verified certificate only.
+const (
+	AgentGroup      = "system:fleetgate:agents"
+	AgentUserPrefix = "system:fleetgate:agent:"
+)
+
+// AgentCommonName is the common name of cluster's agent certificate.
+func AgentCommonName(cluster string) string { return AgentUserPrefix + cluster }
+
+// RegisterRequest is what register sends.
+type RegisterRequest struct {
+	// Cluster is the name the member joins under.
+	Cluster string `json:"cluster"`
+	// CSR is a PEM certificate signing request for the agent's key; its subject is ignored (the
+	// certificate's is AgentCommonName(Cluster), AgentGroup).
+	CSR string `json:"csr"`
+}
+
+// RegisterResponse is what the gateway answers.
+type RegisterResponse struct {
+	// Certificate is the agent's certificate (PEM).
+	Certificate string `json:"certificate"`
+	// CA is what signed it (PEM): the gateway's CA or the cert-manager issuer's.
+	CA string `json:"ca"`
+}
+
+// Signer issues an agent certificate for a CSR (DER): the gateway's CA, or cert-manager.
+type Signer interface {
+	Sign(ctx context.Context, cluster string, csrDER []byte) (certPEM, caPEM []byte, err error)
+}
+
+// Registrar serves RegisterPath: it lets bootstrap-token holders (group token.Group) register a
+// Pull cluster: the Cluster is created with syncMode Pull (or found, already Pull) and the agent's
+// CSR signed. A Push cluster of that name is never touched.
+type Registrar struct {
+	Clusters *client.Resource[clusterv1alpha1.Cluster, *clusterv1alpha1.Cluster]
+	Signer   Signer
+}
+
+const maxRegisterBytes = 64 << 10
+
+func (g *Registrar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeStatus(w, apierrors.NewMethodNotSupported(clusterv1alpha1.GroupVersion.WithResource("clusters").GroupResource(), r.Method))
+		return
+	}
+	u, ok := request.UserFrom(r.Context())
+	if !ok || !slices.Contains(u.GetGroups(), token.Group) {
+		name := "anonymous"
+		if ok {
+			name = u.GetName()
+		}
+		writeStatus(w, apierrors.NewForbidden(clusterv1alpha1.GroupVersion.WithResource("clusters").GroupResource(), "",
+			fmt.Errorf("user %q may not register clusters: only fleetgate bootstrap tokens (group %s) may", name, token.Group)))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRegisterBytes+1))
+	if err != nil || len(body) > maxRegisterBytes {
+		writeStatus(w, apierrors.NewBadRequest("register: the request body is unreadable or larger than 64 KiB"))
+		return
+	}
+	var req RegisterRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("register: decode the request: %v", err)))
+		return
+	}
+	if errs := validation.IsDNS1123Label(req.Cluster); len(errs) > 0 {
+		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("register: cluster name %q: %s", req.Cluster, strings.Join(errs, "; "))))
+		return
+	}
+	block, _ := pem.Decode([]byte(req.CSR))
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		writeStatus(w, apierrors.NewBadRequest("register: csr is not a PEM CERTIFICATE REQUEST"))
+		return
+	}
+	if csr, err := x509.ParseCertificateRequest(block.Bytes); err != nil || csr.CheckSignature() != nil {
+		writeStatus(w, apierrors.NewBadRequest("register: csr does not parse or its signature does not verify"))
+		return
+	}
+	ctx := r.Context()
+	if err := g.ensureCluster(ctx, req.Cluster, u.GetName()); err != nil {
+		writeStatus(w, err)
+		return
+	}
+	certPEM, caPEM, err := g.Signer.Sign(ctx, req.Cluster, block.Bytes)
+	if err != nil {
+		writeStatus(w, apierrors.NewInternalError(fmt.Errorf("register cluster %s: sign the agent certificate: %w", req.Cluster, err)))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(RegisterResponse{Certificate: string(certPEM), CA: string(caPEM)})
+}
+
+// ensureCluster creates the Pull Cluster, or accepts an existing Pull one (a member registering
+// again); anything else of that name is a conflict.
+func (g *Registrar) ensureCluster(ctx context.Context, name, by string) error {
+	gr := clusterv1alpha1.GroupVersion.WithResource("clusters").GroupResource()
+	c, err := g.Clusters.Get(ctx, "", name)
+	switch {
+	case err == nil && c.DeletionTimestamp != nil:
+		return apierrors.NewConflict(gr, name, fmt.Errorf("cluster %s is being deleted; register again once it is gone", name))
+	case err == nil && c.Spec.SyncMode != clusterv1alpha1.Pull:
+		return apierrors.NewConflict(gr, name, fmt.Errorf("cluster %s is joined in %s mode; unjoin it first", name, c.Spec.SyncMode))
+	case err == nil:
+		return nil
+	case !apierrors.IsNotFound(err):
+		return apierrors.NewInternalError(fmt.Errorf("read cluster %s: %w", name, err))
+	}
+	cluster := &clusterv1alpha1.Cluster{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{"fleetgate.io/registered-by": by}},
+		Spec:       clusterv1alpha1.ClusterSpec{SyncMode: clusterv1alpha1.Pull},
+	}
+	if _, err := g.Clusters.Create(ctx, cluster, metav1.CreateOptions{FieldManager: managedByValue}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return apierrors.NewInternalError(fmt.Errorf("create cluster %s: %w", name, err))
+	}
+	return nil
+}
+
+// DefaultAgentLifetime is an agent certificate's lifetime from the gateway's CA; the agent renews
+// it at 80%.
+const DefaultAgentLifetime = 30 * 24 * time.Hour
+
+// CASigner signs agent certificates with the gateway's CA.
+type CASigner struct {
+	CA       *certs.CA
+	Lifetime time.Duration // DefaultAgentLifetime when zero
+}
+
+// Sign implements Signer: client authentication only, the subject from the cluster name.
+func (s CASigner) Sign(_ context.Context, cluster string, csrDER []byte) ([]byte, []byte, error) {
+	lifetime := s.Lifetime
+	if lifetime == 0 {
+		lifetime = DefaultAgentLifetime
+	}
+	cert, err := s.CA.SignCSR(csrDER, certs.Request{
+		CommonName: AgentCommonName(cluster), Organization: []string{AgentGroup},
+		Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, Lifetime: lifetime,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, s.CA.CertPEM(), nil
+}
+
+func writeStatus(w http.ResponseWriter, err error) {
+	st, ok := err.(apierrors.APIStatus)
+	if !ok {
+		st = apierrors.NewInternalError(err)
+	}
+	s := st.Status()
+	s.Kind, s.APIVersion = "Status", "v1"
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(int(s.Code))
+	_ = json.NewEncoder(w).Encode(s)
+}
+
