@@ -183,4 +183,3 @@ func writeStatus(w http.ResponseWriter, err error) {
 	w.WriteHeader(int(s.Code))
 	_ = json.NewEncoder(w).Encode(s)
 }
-
