@@ -15,7 +15,7 @@ SOAK_LOOPS ?= 20
 
 all: build
 
-## tools: the real Kubernetes binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok) and the Helm 3 CLI (helm) into bin/; incremental.
+## tools: the real Kubernetes binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok), the Helm 3 CLI (helm) and cert-manager's CA issuer controllers (cert-manager-controller) into bin/; incremental.
 tools:
 	@BIN=$(BIN) hack/tools/build.sh
 

@@ -72,6 +72,9 @@ func checkBinaries(o Options) error {
 	if o.Gateway {
 		need = append(need, binFleetgate)
 	}
+	if o.CertManager {
+		need = append(need, binCertManager)
+	}
 	for _, name := range need {
 		if err := checkBinary(o.BinDir, name); err != nil {
 			return err

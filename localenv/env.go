@@ -28,6 +28,9 @@ type Env struct {
 	GatewayURL        string
 	GatewayKubeconfig string
 	GatewayConfig     *rest.Config
+	// CertManagerNamespace is the host namespace of the Secrets that ClusterIssuers name, with
+	// Options.CertManager; empty without it.
+	CertManagerNamespace string
 	// StartupTime is how long Start took.
 	StartupTime time.Duration
 
@@ -37,10 +40,11 @@ type Env struct {
 	etcd    *process
 	etcdURL string
 
-	mu          sync.Mutex // guards the gateway fields below
+	mu          sync.Mutex // guards the gateway fields and certManager below
 	gatewayPort int
 	gateway     *process // the latest run
 	gatewayHTTP *http.Client
+	certManager *process // with Options.CertManager
 
 	stopOnce sync.Once
 	stopErr  error
@@ -48,14 +52,15 @@ type Env struct {
 
 // ProcessUsage is the memory of one running process.
 type ProcessUsage struct {
-	Name string // "etcd", "gateway" or "<cluster>-<component>"
+	Name string // "etcd", "gateway" or "<cluster>-<component>" (host-cert-manager-controller too)
 	PID  int
 	RSS  int64 // bytes
 }
 
 // Start starts an environment and returns once every cluster is ready: each apiserver answers
 // /readyz, workload members have their Nodes Ready and their default ServiceAccount, and the gateway
-// (with Options.Gateway) answers /readyz. Members start in parallel. On error it stops what it started.
+// (with Options.Gateway) answers /readyz; with Options.CertManager, cert-manager's CRDs are Established
+// in the host and its controller is started. Members start in parallel. On error it stops what it started.
 func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	began := time.Now()
 	o, err := opts.complete()
@@ -87,6 +92,11 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 	if err := e.startClusters(ctx); err != nil {
 		return nil, err
+	}
+	if o.CertManager {
+		if err := e.startCertManager(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if o.Gateway {
 		if err := e.StartGateway(ctx); err != nil {
@@ -259,6 +269,9 @@ func (e *Env) processes() []*process {
 	if e.gateway != nil {
 		ps = append(ps, e.gateway)
 	}
+	if e.certManager != nil {
+		ps = append(ps, e.certManager)
+	}
 	e.mu.Unlock()
 	for _, c := range append([]*Cluster{e.Host}, e.Members...) {
 		if c != nil {
@@ -300,10 +313,13 @@ func (e *Env) usageSummary() string {
 		add(c.Name, c.processes())
 	}
 	e.mu.Lock()
-	gw := e.gateway
+	gw, cm := e.gateway, e.certManager
 	e.mu.Unlock()
 	if gw != nil {
 		add("gateway", []*process{gw})
+	}
+	if cm != nil {
+		add("cert-manager", []*process{cm})
 	}
 	return strings.Join(parts, ", ") + "; total " + mib(total)
 }

@@ -13,6 +13,7 @@ const (
 	binScheduler         = "kube-scheduler"
 	binKwok              = "kwok"
 	binFleetgate         = "fleetgate"
+	binCertManager       = "cert-manager-controller" // hack/tools/certmanager
 )
 
 const (
@@ -134,6 +135,12 @@ func kwokArgs(l clusterLayout, kubeconfig string) []string {
 		"--cidr=" + podCIDR,
 		"--node-lease-duration-seconds=40",
 	}
+}
+
+// certManagerArgs: cert-manager-controller (hack/tools/certmanager) has no serving port and no leader
+// election; ClusterIssuers' Secrets are read from namespace.
+func certManagerArgs(kubeconfig, namespace string) []string {
+	return []string{"--kubeconfig=" + kubeconfig, "--cluster-resource-namespace=" + namespace}
 }
 
 // gatewayArgs is the `fleetgate serve` command line; extra arguments come last.

@@ -29,7 +29,8 @@ type Options struct {
 	// Dir is the state directory (DefaultDir when empty). Start wipes what an earlier environment left
 	// there (etcd data, certificates, logs, kubeconfigs) and touches no other file in it.
 	Dir string
-	// BinDir holds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and fleetgate.
+	// BinDir holds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, fleetgate and
+	// (for CertManager) cert-manager-controller.
 	// DefaultBinDir() when empty.
 	BinDir string
 	// Members are the member clusters, started in parallel.
@@ -38,6 +39,14 @@ type Options struct {
 	Gateway bool
 	// GatewayArgs are appended to every gateway command line.
 	GatewayArgs []string
+	// CertManager installs cert-manager's CertificateRequest, ClusterIssuer and Issuer CRDs into the
+	// host once it is ready, creates CertManagerNamespace (its cluster resource namespace) and runs
+	// <bin>/cert-manager-controller against the host: cert-manager's real clusterissuers,
+	// certificaterequests-approver and certificaterequests-issuer-ca controllers, so that a CA
+	// ClusterIssuer (its key pair in a kubernetes.io/tls Secret in CertManagerNamespace) becomes Ready
+	// and CertificateRequests naming it are approved and signed. No webhook, no Certificate or ACME
+	// controllers. Off by default.
+	CertManager bool
 	// Out receives progress lines (what became ready, how long it took, memory); discarded when nil.
 	Out io.Writer
 }

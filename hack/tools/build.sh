@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the real Kubernetes binaries (and the Helm 3 CLI) that tests and `fleetgate up` run, into $BIN (default ../../bin).
-# Incremental: a binary is rebuilt only when it is missing or older than the go.mod that pins it.
+# Builds the real Kubernetes binaries (and the Helm 3 CLI and cert-manager's CA-signing controllers) that
+# tests and `fleetgate up` run, into $BIN (default ../../bin).
+# Incremental: a binary is rebuilt only when it is missing or older than the go.mod that pins it, than
+# this script, or than a .go file of that module's own directory.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${BIN:-$here/../../bin}
@@ -24,9 +26,20 @@ for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=37"
 done
 
+# cert-manager's version, in its user agent (as its Makefile sets it); certmanager/go.mod pins the same.
+certmanager_version=v1.21.2
+certmanager_ldflags="-X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$certmanager_version"
+
 build() { # build <module dir> <output name> <package> [ldflags]
-  local dir=$1 out=$2 pkg=$3 flags=${4:-}
-  if [ -x "$bin/$out" ] && [ "$bin/$out" -nt "$dir/go.mod" ] && [ "$bin/$out" -nt "$here/build.sh" ]; then
+  local dir=$1 out=$2 pkg=$3 flags=${4:-} dep fresh=0
+  if [ -x "$bin/$out" ]; then
+    fresh=1
+    # The module's own .go files count too (certmanager/main.go); an unmatched glob stays literal.
+    for dep in "$dir/go.mod" "$here/build.sh" "$dir"/*.go; do
+      if [ -e "$dep" ] && ! [ "$bin/$out" -nt "$dep" ]; then fresh=0; fi
+    done
+  fi
+  if [ "$fresh" = 1 ]; then
     return 0
   fi
   echo "building $out ($pkg)"
@@ -40,3 +53,6 @@ for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   build "$here" "$c" "k8s.io/kubernetes/cmd/$c" "$ldflags"
 done
 build "$here/helm" helm helm.sh/helm/v3/cmd/helm "$helm_ldflags"
+# cert-manager's clusterissuers, certificaterequests-approver and certificaterequests-issuer-ca
+# controllers, run by our own main (certmanager/main.go: cert-manager's cmd/controller module is not served).
+build "$here/certmanager" cert-manager-controller . "$certmanager_ldflags"
