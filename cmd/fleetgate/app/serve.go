@@ -66,6 +66,9 @@ type serveOptions struct {
 	Workers                 int
 	// MemberView is --member-view: the member-native resources merged from the members.
 	MemberView string
+	// CertManagerIssuer is --cert-manager-issuer: <Issuer|ClusterIssuer>/<name>, or empty (the
+	// gateway's CA signs Pull agents' certificates).
+	CertManagerIssuer string
 }
 
 func newServeCommand() *cobra.Command {
@@ -113,6 +116,7 @@ func newServeCommand() *cobra.Command {
 	f.BoolVar(&o.MemberDryRun, "member-dry-run", o.MemberDryRun, "dry-run every write on its target members before committing it; a member's rejection fails the write")
 	f.DurationVar(&o.DispatchTimeout, "dispatch-timeout", o.DispatchTimeout, "how long a write waits for its members before the reconciler takes over")
 	f.IntVar(&o.Workers, "workers", o.Workers, "reconciler workers")
+	f.StringVar(&o.CertManagerIssuer, "cert-manager-issuer", "", "sign Pull agents' certificates through cert-manager: <Issuer|ClusterIssuer>/<name>; CertificateRequests are created in "+certs.Namespace+" (an Issuer must be in that namespace too). Empty: the gateway's CA signs them")
 	f.StringVar(&o.MemberView, "member-view", o.MemberView, "member-native resources (resource[.group], comma-separated) that reads merge from the Ready members instead of reading the host; empty: none")
 	f.BoolVar(&o.Profiling, "profiling", false, "serve /debug/pprof/ to authenticated callers")
 	f.BoolVar(&o.InstallCRDs, "install-crds", o.InstallCRDs, "install or upgrade fleetgate's CRDs in the host at start")
@@ -147,6 +151,11 @@ func (o *serveOptions) validate() error {
 	}
 	if o.Workers < 1 {
 		errs = append(errs, fmt.Errorf("--workers %d: must be at least 1", o.Workers))
+	}
+	if o.CertManagerIssuer != "" {
+		if _, _, err := bootstrap.ParseIssuer(o.CertManagerIssuer); err != nil {
+			errs = append(errs, fmt.Errorf("--cert-manager-issuer: %w", err))
+		}
 	}
 	if _, err := memberview.ParseResources(o.MemberView); err != nil {
 		errs = append(errs, fmt.Errorf("--member-view: %w", err))
@@ -275,6 +284,11 @@ func (c *serveConfig) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var signer bootstrap.Signer = bootstrap.CASigner{CA: c.ca}
+	if c.opts.CertManagerIssuer != "" {
+		kind, name, _ := bootstrap.ParseIssuer(c.opts.CertManagerIssuer) // checked by validate
+		signer = &bootstrap.CertManagerSigner{Client: c.hostDyn, Namespace: certs.Namespace, IssuerKind: kind, IssuerName: name}
+	}
 	notYet := errors.New("starting")
 	c.readiness.Store(&notYet)
 	h, err := proxy.NewHandler(proxy.Config{
@@ -298,7 +312,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 		Profiling: c.opts.Profiling,
 		Public:    c.publicHandlers(tokenSecrets),
 		Authenticated: map[string]http.Handler{
-			bootstrap.RegisterPath: &bootstrap.Registrar{Clusters: client.Clusters(c.hostDyn), Signer: bootstrap.CASigner{CA: c.ca}},
+			bootstrap.RegisterPath: &bootstrap.Registrar{Clusters: client.Clusters(c.hostDyn), Signer: signer},
 		},
 		MayPropagate: func(info *request.RequestInfo) bool { return webhook.MayClaim(objects, mapper, info) },
 		Pipeline: func(host webhook.Host) http.Handler {
