@@ -1,0 +1,156 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/rancher/remotedialer"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+)
+
+// Path is where the gateway serves the tunnel by default; agents connect to wss://<gateway><Path>.
+const Path = "/tunnel"
+
+// ErrNotConnected is returned when dialing a cluster that has no tunnel open.
+var ErrNotConnected = errors.New("no tunnel connected")
+
+// Allower says whether a cluster may open a tunnel now.
+type Allower interface {
+	// Allowed returns nil when cluster may connect. Its error is sent to the agent.
+	Allowed(cluster string) error
+}
+
+// AllowerFunc adapts a function to an Allower.
+type AllowerFunc func(cluster string) error
+
+// Allowed calls f.
+func (f AllowerFunc) Allowed(cluster string) error { return f(cluster) }
+
+// ServerOptions configure a Server.
+type ServerOptions struct {
+	// TrustedCAs returns the pools an agent certificate may be issued by (the gateway CA, a
+	// cert-manager CA, the old and the new CA during a rotation). It is called at every connection.
+	// Required.
+	TrustedCAs func() []*x509.CertPool
+	// Allower is asked at every connection whether the certificate's cluster may connect. Required.
+	Allower Allower
+	// Clock tells the time certificates are checked against and ends sessions when their
+	// certificate expires. Default: the real clock.
+	Clock clock.WithDelayedExecution
+}
+
+// Server is the gateway's end of the tunnels: an http.Handler agents connect to, and a dialer
+// through each cluster's tunnel.
+type Server struct {
+	opts     ServerOptions
+	sessions *remotedialer.Server
+	conns    registry
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// NewServer returns a Server.
+func NewServer(opts ServerOptions) (*Server, error) {
+	if opts.TrustedCAs == nil {
+		return nil, errors.New("tunnel server: TrustedCAs is required")
+	}
+	if opts.Allower == nil {
+		return nil, errors.New("tunnel server: Allower is required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	s := &Server{opts: opts}
+	// ServeHTTP authenticates the agent before remotedialer sees the request.
+	s.sessions = remotedialer.New(func(r *http.Request) (string, bool, error) {
+		cluster, ok := clusterFrom(r.Context())
+		return cluster, ok, nil
+	}, remotedialer.DefaultErrorWriter)
+	// ClientConnectAuthorizer stays nil: an agent may not make the gateway dial anything.
+	return s, nil
+}
+
+// ServeHTTP authenticates an agent by its client certificate, asks the Allower, and serves the
+// agent's session until it ends or is dropped.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	logger := klog.FromContext(r.Context())
+	var chain []*x509.Certificate
+	if r.TLS != nil {
+		chain = r.TLS.PeerCertificates
+	}
+	now := s.opts.Clock.Now()
+	cluster, err := verifyAgent(chain, s.opts.TrustedCAs(), now)
+	if err != nil {
+		logger.V(2).Info("Refused tunnel", "remoteAddr", r.RemoteAddr, "err", err)
+		http.Error(w, "tunnel: "+err.Error(), http.StatusUnauthorized)
+		return
+	}
+	if err := s.opts.Allower.Allowed(cluster); err != nil {
+		logger.V(2).Info("Refused tunnel", "cluster", cluster, "err", err)
+		http.Error(w, fmt.Sprintf("tunnel: cluster %s may not connect: %v", cluster, err), http.StatusForbidden)
+		return
+	}
+
+	conn := newAgentConn(cluster)
+	s.conns.add(conn)
+	defer s.conns.remove(conn)
+	expiry := s.opts.Clock.AfterFunc(chain[0].NotAfter.Sub(now), conn.drop)
+	defer expiry.Stop()
+
+	// Only the verified cluster name reaches remotedialer; its peer headers are never honored.
+	r = r.WithContext(withCluster(r.Context(), cluster))
+	r.Header.Del(remotedialer.ID)
+	r.Header.Del(remotedialer.Token)
+	logger.V(2).Info("Tunnel connected", "cluster", cluster)
+	s.sessions.ServeHTTP(hijackWriter{ResponseWriter: w, conn: conn}, r)
+	logger.V(2).Info("Tunnel disconnected", "cluster", cluster)
+}
+
+// Dial opens a connection to addr through the tunnel of cluster. The agent refuses any address
+// other than the one it was started with, and drops its session when asked for one.
+func (s *Server) Dial(ctx context.Context, cluster, network, addr string) (net.Conn, error) {
+	if !s.sessions.HasSession(cluster) {
+		return nil, fmt.Errorf("cluster %s: %w", cluster, ErrNotConnected)
+	}
+	conn, err := s.sessions.Dialer(cluster)(ctx, network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: dial %s through the tunnel: %w", cluster, addr, err)
+	}
+	return conn, nil
+}
+
+// DialerFor returns a dial function through the tunnel of cluster, usable as rest.Config.Dial or
+// http.Transport.DialContext.
+func (s *Server) DialerFor(cluster string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return s.Dial(ctx, cluster, network, addr)
+	}
+}
+
+// Connected tells whether cluster has a tunnel open.
+func (s *Server) Connected(cluster string) bool {
+	return s.sessions.HasSession(cluster)
+}
+
+// Close drops the tunnels cluster has open and returns once they are gone; connections through
+// them fail. It does not keep the agent from connecting again: make the Allower refuse the cluster
+// first (on unjoin or delete).
+func (s *Server) Close(cluster string) {
+	s.conns.drop(cluster)
+}
+
+type clusterKey struct{}
+
+func withCluster(ctx context.Context, cluster string) context.Context {
+	return context.WithValue(ctx, clusterKey{}, cluster)
+}
+
+func clusterFrom(ctx context.Context) (string, bool) {
+	cluster, ok := ctx.Value(clusterKey{}).(string)
+	return cluster, ok && cluster != ""
+}
