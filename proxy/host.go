@@ -106,6 +106,9 @@ func hostTransport(cfg *rest.Config) (http.RoundTripper, error) {
 		ForceAttemptHTTP2:   false,
 		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	}
+	if cfg.Dial != nil {
+		t.DialContext = cfg.Dial // a Pull member: through its agent's tunnel
+	}
 	return rest.HTTPWrappersForConfig(cfg, t)
 }
 

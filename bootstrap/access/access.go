@@ -3,12 +3,14 @@ package access
 import (
 	"context"
 	"fmt"
+	"net"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/fleetgate/fleetgate/apis/client"
+	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 )
 
@@ -22,10 +24,17 @@ type ClusterGetter interface {
 	Get(ctx context.Context, namespace, name string) (*clusterv1alpha1.Cluster, error)
 }
 
+// Tunnels dials Pull members through their agents' tunnels (bootstrap/tunnel.Server).
+type Tunnels interface {
+	DialerFor(cluster string) func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
 // Host resolves member access from the Cluster objects and Secrets in the host.
 type Host struct {
 	Clusters ClusterGetter
 	Secrets  kubernetes.Interface
+	// Tunnels reaches Pull members; nil: they are unreachable.
+	Tunnels Tunnels
 	// QPS and Burst for member clients; defaults 100 and 200.
 	QPS   float32
 	Burst int
@@ -58,8 +67,11 @@ func (h *Host) ImpersonatorConfig(ctx context.Context, name string) (*rest.Confi
 }
 
 func (h *Host) configFor(ctx context.Context, c *clusterv1alpha1.Cluster, ref *clusterv1alpha1.LocalSecretReference) (*rest.Config, error) {
+	if c.Spec.SyncMode == clusterv1alpha1.Pull {
+		return h.pullConfig(c)
+	}
 	if c.Spec.SyncMode != clusterv1alpha1.Push {
-		return nil, fmt.Errorf("cluster %s: sync mode %q is not reachable yet", c.Name, c.Spec.SyncMode)
+		return nil, fmt.Errorf("cluster %s: sync mode %q is not reachable", c.Name, c.Spec.SyncMode)
 	}
 	if c.Spec.APIEndpoint == "" {
 		return nil, fmt.Errorf("cluster %s: spec.apiEndpoint is empty", c.Name)
@@ -91,6 +103,21 @@ func (h *Host) configFor(ctx context.Context, c *clusterv1alpha1.Cluster, ref *c
 	}
 	if c.Spec.ProxyURL != "" {
 		return nil, fmt.Errorf("cluster %s: spec.proxyURL is not supported yet", c.Name)
+	}
+	return cfg, nil
+}
+
+// pullConfig reaches a Pull member through its agent's tunnel: plain HTTP inside the tunnel (the
+// tunnel itself is mutual TLS) to the agent's APIServerProxy, which adds the agent's own credentials
+// and passes Impersonate-* headers on. The gateway holds no credential for the member, so the
+// propagation and the impersonator identities are both the agent's.
+func (h *Host) pullConfig(c *clusterv1alpha1.Cluster) (*rest.Config, error) {
+	if h.Tunnels == nil {
+		return nil, fmt.Errorf("cluster %s: Pull clusters are not reachable from here (no tunnel server)", c.Name)
+	}
+	cfg := &rest.Config{Host: "http://" + tunnel.AgentAddress, Dial: h.Tunnels.DialerFor(c.Name), QPS: h.QPS, Burst: h.Burst}
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 100, 200
 	}
 	return cfg, nil
 }

@@ -50,6 +50,7 @@ func NewRootCommand(name string) *cobra.Command {
 		newUpCommand(),
 		newTokenCommand(name),
 		newRegisterCommand(name),
+		newAgentCommand(name),
 		newVersionCommand(),
 	)
 	return root

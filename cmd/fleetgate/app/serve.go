@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
@@ -35,6 +37,7 @@ import (
 	"github.com/fleetgate/fleetgate/bootstrap"
 	"github.com/fleetgate/fleetgate/bootstrap/access"
 	"github.com/fleetgate/fleetgate/bootstrap/token"
+	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 	"github.com/fleetgate/fleetgate/certs"
 	"github.com/fleetgate/fleetgate/propagate/cache"
 	"github.com/fleetgate/fleetgate/propagate/clusterstatus"
@@ -254,6 +257,27 @@ func (c *serveConfig) run(ctx context.Context) error {
 		FailureThreshold: ptr.To(c.opts.ClusterFailureThreshold), SuccessThreshold: ptr.To(c.opts.ClusterSuccessThreshold),
 	})
 	objects := cache.New(c.hostDyn)
+	// Pull members' agents open their tunnels here; the cluster comes from the verified agent
+	// certificate, and only a Pull Cluster that is not being deleted may have one.
+	tunnels, err := tunnel.NewServer(tunnel.ServerOptions{
+		TrustedCAs: func() []*x509.CertPool { return []*x509.CertPool{c.ca.Pool()} },
+		Allower: tunnel.AllowerFunc(func(name string) error {
+			cl, ok := objects.Cluster(name)
+			switch {
+			case !ok:
+				return fmt.Errorf("cluster %s is not registered", name)
+			case cl.Spec.SyncMode != clusterv1alpha1.Pull:
+				return fmt.Errorf("cluster %s is joined in %s mode, not Pull", name, cl.Spec.SyncMode)
+			case cl.DeletionTimestamp != nil:
+				return fmt.Errorf("cluster %s is being deleted", name)
+			}
+			return nil
+		}),
+	})
+	if err != nil {
+		return err
+	}
+	hostAccess.Tunnels = tunnels
 	members := member.NewClients(hostAccess)
 	// The reconciler writes template metadata and bindings at a high rate after a restart.
 	fast := rest.CopyConfig(c.host)
@@ -310,7 +334,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 			KindFor:   mapper.KindFor,
 		},
 		Profiling: c.opts.Profiling,
-		Public:    c.publicHandlers(tokenSecrets),
+		Public:    c.publicHandlers(tokenSecrets, tunnels),
 		Authenticated: map[string]http.Handler{
 			bootstrap.RegisterPath: &bootstrap.Registrar{Clusters: client.Clusters(c.hostDyn), Signer: signer},
 		},
@@ -346,10 +370,12 @@ func (c *serveConfig) run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// publicHandlers are the paths served without credentials: the admission webhooks the host calls
-// and the cluster-info registering members read.
-func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret) map[string]http.Handler {
+// publicHandlers are the paths served without the front door's authentication: the admission
+// webhooks the host calls, the cluster-info registering members read, and the tunnel endpoint
+// (which authenticates agents by their certificates itself).
+func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret, tunnels http.Handler) map[string]http.Handler {
 	h := admission.Handlers()
+	h[tunnel.Path] = tunnels // it verifies the agent's certificate itself
 	server := "https://" + net.JoinHostPort(c.advertise(), strconv.Itoa(c.opts.SecurePort))
 	h[token.ClusterInfoPath] = token.ClusterInfoHandler(server, c.ca.CertPEM(), tokenSecrets, time.Now)
 	return h
