@@ -10,8 +10,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/fleetgate/fleetgate/apis/client"
-	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 )
 
 // Getter returns the configuration to reach a member as the gateway's propagation identity.
