@@ -2,13 +2,25 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
+	"time"
+
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
+	"github.com/fleetgate/fleetgate/apis/client"
 	"github.com/fleetgate/fleetgate/bootstrap"
+	"github.com/fleetgate/fleetgate/bootstrap/token"
+	"github.com/fleetgate/fleetgate/certs"
 	"github.com/fleetgate/fleetgate/localenv"
 )
 
@@ -27,7 +39,8 @@ func newUpCommand() *cobra.Command {
 		Short: "Start a local environment: host control plane, gateway and member clusters, on loopback",
 		Long: `Starts one etcd, the host control plane, the gateway and --members workload member clusters
 (kube-apiserver, kube-controller-manager, kube-scheduler and kwok fake nodes) from the binaries in
---bin-dir, all on loopback with state under --dir. member1 is joined in Push mode unless --no-join.
+--bin-dir, all on loopback with state under --dir. Unless --no-join, member1 is joined in Push mode
+and member2 registered in Pull mode (a bootstrap token, register, and its agent run by this process).
 Stays in the foreground; Ctrl-C stops everything.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -75,9 +88,67 @@ func (o *upOptions) run(ctx context.Context, out io.Writer) error {
 			return fmt.Errorf("join %s: %w", m.Name, err)
 		}
 	}
+	if len(env.Members) > 1 && !o.NoJoin {
+		if err := registerPull(ctx, out, self, env, env.Members[1], filepath.Join(dir, "agents", env.Members[1].Name)); err != nil {
+			return err
+		}
+	}
 	printUsage(out, env, o.NoJoin)
 	<-ctx.Done()
 	return nil
+}
+
+// registerPull registers m in Pull mode as a user would (a token, register with the CA pin) and
+// runs its agent in this process until ctx ends; it returns once the gateway sees m Ready.
+func registerPull(ctx context.Context, out io.Writer, self string, env *localenv.Env, m *localenv.Cluster, agentDir string) error {
+	kube, err := kubernetes.NewForConfig(env.GatewayConfig)
+	if err != nil {
+		return err
+	}
+	t, err := token.Create(ctx, kube, token.CreateOptions{Description: "fleetgate up: " + m.Name}, time.Now())
+	if err != nil {
+		return err
+	}
+	register, err := registerCommand(self, env.GatewayConfig)
+	if err != nil {
+		return err
+	}
+	register = strings.Replace(register, "{token}", t.String(), 1)
+	gateway := strings.TrimPrefix(env.GatewayURL, "https://")
+	fmt.Fprintf(out, "\nRegistering %s in Pull mode:\n  %s token create --kubeconfig %s --print-register-command\n  %s --cluster-name %s --dir %s\n  %s agent %s --dir %s --kubeconfig %s\n",
+		m.Name, self, env.GatewayKubeconfig, register, m.Name, agentDir, self, gateway, agentDir, m.Kubeconfig)
+	block, _ := pem.Decode(env.GatewayConfig.CAData)
+	if block == nil {
+		return errors.New("the gateway kubeconfig has no CA")
+	}
+	ca, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return err
+	}
+	if err := bootstrap.Register(ctx, bootstrap.RegisterOptions{
+		Gateway: gateway, Token: t.String(), CAHash: certs.PinHash(ca), Cluster: m.Name, Dir: agentDir, Out: out,
+	}); err != nil {
+		return fmt.Errorf("register %s: %w", m.Name, err)
+	}
+	go func() {
+		if err := bootstrap.RunAgent(ctx, bootstrap.AgentOptions{Gateway: gateway, Dir: agentDir, Member: m.Config}); err != nil {
+			fmt.Fprintf(out, "agent of %s: %v\n", m.Name, err)
+		}
+	}()
+	clusters := client.Clusters(dynamic.NewForConfigOrDie(env.GatewayConfig))
+	wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		if c, err := clusters.Get(wait, "", m.Name); err == nil && clusterv1alpha1.IsReady(c) {
+			fmt.Fprintf(out, "cluster(%s) is joined successfully\n", m.Name)
+			return nil
+		}
+		select {
+		case <-wait.Done():
+			return fmt.Errorf("%s registered, but the gateway does not see it Ready through its tunnel (agent logs above)", m.Name)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func printUsage(out io.Writer, env *localenv.Env, noJoin bool) {
@@ -88,8 +159,8 @@ func printUsage(out io.Writer, env *localenv.Env, noJoin bool) {
 	}
 	fmt.Fprintf(out, "The host control plane directly:\n  export KUBECONFIG=%s\n\n", env.Host.Kubeconfig)
 	for i, m := range env.Members {
-		if i == 0 && !noJoin {
-			continue
+		if i <= 1 && !noJoin {
+			continue // joined (member1, Push) or registered (member2, Pull) above
 		}
 		fmt.Fprintf(out, "Join %s in Push mode:\n  fleetgate join %s --kubeconfig %s --cluster-kubeconfig %s\n",
 			m.Name, m.Name, env.GatewayKubeconfig, m.Kubeconfig)

@@ -22,7 +22,7 @@ func TestUpStartsAUsableEnvironmentAndCtrlCStopsIt(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	up := exec.CommandContext(ctx, filepath.Join(framework.Env.BinDir, "fleetgate"), "up", "--dir", dir, "--members", "1", "--bin-dir", framework.Env.BinDir)
+	up := exec.CommandContext(ctx, filepath.Join(framework.Env.BinDir, "fleetgate"), "up", "--dir", dir, "--members", "2", "--bin-dir", framework.Env.BinDir)
 	up.Stderr = os.Stderr
 	stdout, err := up.StdoutPipe()
 	if err != nil {
@@ -59,7 +59,9 @@ func TestUpStartsAUsableEnvironmentAndCtrlCStopsIt(t *testing.T) {
 		}
 	}
 	out := strings.Join(printed, "\n")
-	for _, want := range []string{"fleetgate is ready", "cluster(member1) is joined successfully", "fleetgate join member1"} {
+	for _, want := range []string{"fleetgate is ready", "cluster(member1) is joined successfully", "fleetgate join member1",
+		"token create --kubeconfig", "--print-register-command", "fleetgate register 127.0.0.1:", "--cluster-name member2",
+		"fleetgate agent 127.0.0.1:", "cluster(member2) is registered in Pull mode", "cluster(member2) is joined successfully"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("fleetgate up did not print %q:\n%s", want, out)
 		}
@@ -72,8 +74,9 @@ func TestUpStartsAUsableEnvironmentAndCtrlCStopsIt(t *testing.T) {
 		if r.Err != nil {
 			return &cmdError{r}
 		}
-		if !regexp.MustCompile(`(?m)^member1\s+v1\.37\.2\s+Push\s+True\s`).MatchString(r.Stdout) {
-			return errors.New("member1 not Ready yet:\n" + r.Stdout)
+		if !regexp.MustCompile(`(?m)^member1\s+v1\.37\.2\s+Push\s+True\s`).MatchString(r.Stdout) ||
+			!regexp.MustCompile(`(?m)^member2\s+v1\.37\.2\s+Pull\s+True\s`).MatchString(r.Stdout) {
+			return errors.New("member1 (Push) and member2 (Pull) not both Ready yet:\n" + r.Stdout)
 		}
 		return nil
 	})
