@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	toolscache "k8s.io/client-go/tools/cache"
+
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 
 	corev1 "k8s.io/api/core/v1"
@@ -278,6 +281,25 @@ func (c *serveConfig) run(ctx context.Context) error {
 		return err
 	}
 	hostAccess.Tunnels = tunnels
+	// A Cluster deleted (or being deleted) loses its tunnel at once; Allowed refuses it from then on.
+	closeTunnel := func(obj any) {
+		if u, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = u.Obj
+		}
+		if m, err := meta.Accessor(obj); err == nil {
+			tunnels.Close(m.GetName())
+		}
+	}
+	if _, err := objects.Informer(cache.ClustersGVR).AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) {
+			if m, err := meta.Accessor(obj); err == nil && m.GetDeletionTimestamp() != nil {
+				closeTunnel(obj)
+			}
+		},
+		DeleteFunc: closeTunnel,
+	}); err != nil {
+		return err
+	}
 	members := member.NewClients(hostAccess)
 	// The reconciler writes template metadata and bindings at a high rate after a restart.
 	fast := rest.CopyConfig(c.host)

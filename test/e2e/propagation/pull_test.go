@@ -55,7 +55,7 @@ func TestPullMember(t *testing.T) {
 	agent := startAgent(t, m[1], dir)
 	t.Cleanup(func() {
 		// The Cluster goes first (its copies are swept through the tunnel), then the agent.
-		framework.KubectlResult(t, gw(), "delete", "cluster", "member3", "--timeout=60s")
+		framework.KubectlResult(t, gw(), "delete", "cluster", "member3", "--ignore-not-found", "--timeout=60s")
 		agent.stop()
 		if t.Failed() {
 			t.Logf("agent output:\n%s", agent.out.String())
@@ -102,4 +102,13 @@ spec:
 	if out := framework.Kubectl(t, gw(), "--server", server, "-n", ns, "get", "configmap", "while-away", "-o", "name"); strings.TrimSpace(out) != "configmap/while-away" {
 		t.Errorf("get through /clusters/member3 after the agent came back: %q", out)
 	}
+
+	// The Cluster deleted: its tunnel is closed and its certificate refused from then on.
+	framework.Kubectl(t, gw(), "delete", "cluster", "member3", "--timeout=60s")
+	framework.Eventually(t, time.Minute, func() error {
+		if !strings.Contains(agent.out.String(), "cluster member3 is not registered") {
+			return fmt.Errorf("the agent of the deleted member3 is not refused yet:\n%s", agent.out.String())
+		}
+		return nil
+	})
 }
