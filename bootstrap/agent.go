@@ -27,6 +27,8 @@ type AgentOptions struct {
 	// Member is the agent's own access to its apiserver; what the gateway asks for through the
 	// tunnel is done with it (impersonating whom the gateway names).
 	Member *rest.Config
+	// OnConnect, when set, is called each time the gateway has accepted the tunnel.
+	OnConnect func()
 }
 
 // RunAgent keeps the member's tunnel to the gateway open until ctx ends: the gateway's requests
@@ -70,6 +72,7 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 		Certificate: certificate,
 		RootCAs:     roots,
 		Address:     tunnel.AgentAddress,
+		OnConnect:   o.OnConnect,
 		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, network, local)

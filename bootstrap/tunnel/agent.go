@@ -36,6 +36,9 @@ type Options struct {
 	// NewBackOff returns the policy for waiting between connection attempts; it is reset once a
 	// session has been established. Default: exponential from 1s to 30s, retrying forever.
 	NewBackOff func() backoff.BackOff
+	// OnConnect, when set, is called each time the gateway has accepted a connection (the session
+	// is about to be served).
+	OnConnect func()
 }
 
 // Validate checks that the required options are set.
@@ -116,6 +119,9 @@ func connect(ctx context.Context, opts Options, dialer *websocket.Dialer) (bool,
 		return false, fmt.Errorf("connect to the gateway: %w", err)
 	}
 	klog.FromContext(ctx).V(2).Info("Tunnel to the gateway established", "url", opts.URL)
+	if opts.OnConnect != nil {
+		opts.OnConnect()
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -22,8 +22,14 @@ type agentProcess struct {
 
 func startAgent(t *testing.T, gateway, dir string) *agentProcess {
 	t.Helper()
+	return startFleetgate(t, "agent", gateway, "--dir", dir, "--kubeconfig", memberKC("member3"))
+}
+
+// startFleetgate runs the fleetgate CLI with args in the background.
+func startFleetgate(t *testing.T, args ...string) *agentProcess {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, filepath.Join(framework.Env.BinDir, "fleetgate"), "agent", gateway, "--dir", dir, "--kubeconfig", memberKC("member3"))
+	cmd := exec.CommandContext(ctx, filepath.Join(framework.Env.BinDir, "fleetgate"), args...)
 	a := &agentProcess{cmd: cmd, cancel: cancel, out: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = a.out, a.out
 	if err := cmd.Start(); err != nil {
@@ -37,7 +43,8 @@ func (a *agentProcess) stop() {
 	_ = a.cmd.Wait()
 }
 
-// TestPullMember: member3 registers in Pull mode with a bootstrap token and runs its agent; the
+// TestPullMember: member3 registers in Pull mode with a bootstrap token and runs its agent
+// (register --run-local, later fleetgate agent); the
 // gateway reaches it only through the agent's tunnel: its health (Ready), propagation, and the
 // cluster proxy as the caller. With the agent killed, requests to member3 fail fast naming it; with
 // the agent back, what was propagated meanwhile arrives.
@@ -48,11 +55,15 @@ func TestPullMember(t *testing.T) {
 		t.Fatalf("token create: %v %q %s", r.Err, r.Stdout, r.Stderr)
 	}
 	dir := t.TempDir()
-	r = framework.Fleetgate(t, "register", m[1], "--token", m[2], "--discovery-token-ca-cert-hash", m[3], "--cluster-name", "member3", "--dir", dir)
-	if r.Err != nil {
-		t.Fatalf("register member3: %v\n%s%s", r.Err, r.Stdout, r.Stderr)
-	}
-	agent := startAgent(t, m[1], dir)
+	// register --run-local stays in the foreground running the agent, once it says so.
+	agent := startFleetgate(t, "register", m[1], "--token", m[2], "--discovery-token-ca-cert-hash", m[3], "--cluster-name", "member3",
+		"--dir", dir, "--run-local", "--kubeconfig", memberKC("member3"))
+	framework.Eventually(t, time.Minute, func() error {
+		if out := agent.out.String(); !strings.Contains(out, "cluster(member3) is joined successfully") {
+			return fmt.Errorf("register --run-local has not joined member3 yet:\n%s", out)
+		}
+		return nil
+	})
 	t.Cleanup(func() {
 		// The Cluster goes first (its copies are swept through the tunnel), then the agent.
 		framework.KubectlResult(t, gw(), "delete", "cluster", "member3", "--ignore-not-found", "--timeout=60s")
