@@ -20,9 +20,8 @@ const metadataOnly = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.
 
 // get serves a GET by name: the one member that has the object answers; several is a conflict.
 func (q *viewRequest) get() {
-	accept, ok := acceptJSON(q.r.Header.Get("Accept"))
+	accept, ok := q.accept()
 	if !ok {
-		q.fail(apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "get", q.gr, q.info.Name, "merged member views are served as JSON only", 0, false))
 		return
 	}
 	answers := q.fanOut(q.r.Context(), accept, func(string) url.Values { return q.r.URL.Query() })

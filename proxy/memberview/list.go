@@ -16,8 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-var jsonUnmarshal = json.Unmarshal
-
 // list serves a LIST: the whole merged list, streamed member after member, or, with limit, one page
 // of it.
 func (q *viewRequest) list() {
@@ -36,9 +34,8 @@ func (q *viewRequest) list() {
 		q.fail(err)
 		return
 	}
-	accept, ok := acceptJSON(q.r.Header.Get("Accept"))
+	accept, ok := q.accept()
 	if !ok {
-		q.fail(apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "list", q.gr, "", "merged member views are served as JSON only", 0, false))
 		return
 	}
 	limit, _ := strconv.ParseInt(query.Get("limit"), 10, 64)
@@ -512,9 +509,8 @@ func (q *viewRequest) firstPage(good []memberAnswer, limit int64) {
 func (q *viewRequest) nextPage(cur cursor) {
 	query := q.r.URL.Query()
 	limit := query.Get("limit")
-	accept, ok := acceptJSON(q.r.Header.Get("Accept"))
+	accept, ok := q.accept()
 	if !ok {
-		q.fail(apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "list", q.gr, "", "merged member views are served as JSON only", 0, false))
 		return
 	}
 	ready := map[string]bool{}

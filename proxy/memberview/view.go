@@ -2,6 +2,7 @@ package memberview
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -200,7 +201,7 @@ func (a memberAnswer) describe() string {
 	}
 	b, _ := io.ReadAll(io.LimitReader(a.resp.Body, 4<<10))
 	var st metav1.Status
-	if err := jsonUnmarshal(b, &st); err == nil && st.Message != "" {
+	if err := json.Unmarshal(b, &st); err == nil && st.Message != "" {
 		return st.Message
 	}
 	return a.resp.Status
@@ -289,6 +290,17 @@ func acceptJSON(h string) (string, bool) {
 	return strings.Join(keep, ","), true
 }
 
+// accept is the Accept header to send members for this request; when the client admits no JSON it
+// has answered 406 and returns false.
+func (q *viewRequest) accept() (string, bool) {
+	accept, ok := acceptJSON(q.r.Header.Get("Accept"))
+	if !ok {
+		q.fail(apierrors.NewGenericServerResponse(http.StatusNotAcceptable, q.info.Verb, q.gr, q.info.Name,
+			"merged member views are served as JSON only", 0, false))
+	}
+	return accept, ok
+}
+
 // isTableBody reports whether a member's answer is a Table (kube-apiserver sends Tables as
 // Content-Type application/json, so the body says).
 func isTableBody(b []byte) bool {
@@ -296,7 +308,7 @@ func isTableBody(b []byte) bool {
 		Kind       string `json:"kind"`
 		APIVersion string `json:"apiVersion"`
 	}
-	return jsonUnmarshal(b, &probe) == nil && probe.Kind == "Table" && strings.HasPrefix(probe.APIVersion, "meta.k8s.io/")
+	return json.Unmarshal(b, &probe) == nil && probe.Kind == "Table" && strings.HasPrefix(probe.APIVersion, "meta.k8s.io/")
 }
 
 // addWarnings sets a Warning header per warning (kubectl prints them).

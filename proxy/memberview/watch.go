@@ -42,9 +42,8 @@ func (q *viewRequest) watch() {
 		q.fail(err)
 		return
 	}
-	accept, ok := acceptJSON(q.r.Header.Get("Accept"))
+	accept, ok := q.accept()
 	if !ok {
-		q.fail(apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "watch", q.gr, "", "merged member views are served as JSON only", 0, false))
 		return
 	}
 	ctx, cancel := context.WithCancel(q.r.Context())
@@ -124,12 +123,13 @@ func (q *viewRequest) watch() {
 	}
 	out := bufio.NewWriterSize(q.w, 32<<10)
 	write := func(typ string, obj []byte) {
-		b, _ := json.Marshal(struct {
-			Type   string          `json:"type"`
-			Object json.RawMessage `json:"object"`
-		}{typ, obj})
-		out.Write(b)
-		out.WriteByte('\n')
+		// Written as it is: obj is already JSON (re-encoding it would scan every object again),
+		// and typ is one of the watch event types, which need no escaping.
+		out.WriteString(`{"type":"`)
+		out.WriteString(typ)
+		out.WriteString(`","object":`)
+		out.Write(obj)
+		out.WriteString("}\n")
 	}
 	// flush sends what is written unless more is waiting to go with it; false when the client is
 	// gone.
@@ -309,6 +309,11 @@ func (q *viewRequest) follow(ctx context.Context, cluster string, resp *http.Res
 					return
 				}
 				break // watched again from rv
+			}
+			switch e.Type {
+			case "ADDED", "MODIFIED", "DELETED", "BOOKMARK":
+			default:
+				continue // not a watch event (and never written on unescaped)
 			}
 			ev := probeEvent(e.Object)
 			ev.cluster, ev.typ, ev.object = cluster, e.Type, e.Object

@@ -143,23 +143,32 @@ func newTokenCommand(name string) *cobra.Command {
 // registerCommand is "<name> register <host:port> --token {token} --discovery-token-ca-cert-hash
 // sha256:…" for the gateway cfg points at ({token} to be filled in).
 func registerCommand(name string, cfg *rest.Config) (string, error) {
+	addr, pin, err := gatewayPin(cfg)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s register %s --token {token} --discovery-token-ca-cert-hash %s", name, addr, pin), nil
+}
+
+// gatewayPin returns the host:port of the gateway cfg points at and the pin of its CA.
+func gatewayPin(cfg *rest.Config) (addr, pin string, err error) {
 	u, err := url.Parse(cfg.Host)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("the kubeconfig's server %q is not a URL", cfg.Host)
+		return "", "", fmt.Errorf("the kubeconfig's server %q is not a URL", cfg.Host)
 	}
 	caPEM := cfg.CAData
 	if len(caPEM) == 0 && cfg.CAFile != "" {
 		if caPEM, err = os.ReadFile(cfg.CAFile); err != nil {
-			return "", fmt.Errorf("the kubeconfig's certificate authority: %w", err)
+			return "", "", fmt.Errorf("the kubeconfig's certificate authority: %w", err)
 		}
 	}
 	block, _ := pem.Decode(caPEM)
 	if block == nil {
-		return "", errors.New("the kubeconfig names no certificate authority for the gateway: register needs its pin")
+		return "", "", errors.New("the kubeconfig names no certificate authority for the gateway: register needs its pin")
 	}
 	ca, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return "", fmt.Errorf("the kubeconfig's certificate authority: %w", err)
+		return "", "", fmt.Errorf("the kubeconfig's certificate authority: %w", err)
 	}
-	return fmt.Sprintf("%s register %s --token {token} --discovery-token-ca-cert-hash %s", name, u.Host, certs.PinHash(ca)), nil
+	return u.Host, certs.PinHash(ca), nil
 }

@@ -2,9 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -20,7 +17,6 @@ import (
 	"github.com/fleetgate/fleetgate/apis/client"
 	"github.com/fleetgate/fleetgate/bootstrap"
 	"github.com/fleetgate/fleetgate/bootstrap/token"
-	"github.com/fleetgate/fleetgate/certs"
 	"github.com/fleetgate/fleetgate/localenv"
 )
 
@@ -117,16 +113,12 @@ func registerPull(ctx context.Context, out io.Writer, self string, env *localenv
 	gateway := strings.TrimPrefix(env.GatewayURL, "https://")
 	fmt.Fprintf(out, "\nRegistering %s in Pull mode:\n  %s token create --kubeconfig %s --print-register-command\n  %s --cluster-name %s --dir %s\n  %s agent %s --dir %s --kubeconfig %s\n",
 		m.Name, self, env.GatewayKubeconfig, register, m.Name, agentDir, self, gateway, agentDir, m.Kubeconfig)
-	block, _ := pem.Decode(env.GatewayConfig.CAData)
-	if block == nil {
-		return errors.New("the gateway kubeconfig has no CA")
-	}
-	ca, err := x509.ParseCertificate(block.Bytes)
+	_, pin, err := gatewayPin(env.GatewayConfig)
 	if err != nil {
 		return err
 	}
 	if err := bootstrap.Register(ctx, bootstrap.RegisterOptions{
-		Gateway: gateway, Token: t.String(), CAHash: certs.PinHash(ca), Cluster: m.Name, Dir: agentDir, Out: out,
+		Gateway: gateway, Token: t.String(), CAHash: pin, Cluster: m.Name, Dir: agentDir, Out: out,
 	}); err != nil {
 		return fmt.Errorf("register %s: %w", m.Name, err)
 	}

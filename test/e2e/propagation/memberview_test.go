@@ -339,28 +339,50 @@ func execTTY(t *testing.T, pod, ns, line string) string {
 	}
 	// Type once the remote terminal is there (tty printed its name), then wait for the echo and
 	// head's copy.
-	for ctx.Err() == nil && !strings.Contains(out.String(), "/dev/") {
-		time.Sleep(50 * time.Millisecond)
-	}
+	out.waitFor(ctx, func(s string) bool { return strings.Contains(s, "/dev/") })
 	_, _ = io.WriteString(stdin, line+"\r")
-	for ctx.Err() == nil && strings.Count(out.String(), line) < 2 {
-		time.Sleep(50 * time.Millisecond)
-	}
+	out.waitFor(ctx, func(s string) bool { return strings.Count(s, line) >= 2 })
 	_ = stdin.Close()
 	_ = cmd.Wait()
 	return out.String()
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+// syncBuffer is a bytes.Buffer safe for one writer and readers, which can wait for what is written.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // closed (and replaced) at every write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.written != nil {
+		close(s.written)
+		s.written = nil
+	}
 	return s.b.Write(p)
+}
+
+// waitFor returns once cond holds for what was written, or ctx ends.
+func (s *syncBuffer) waitFor(ctx context.Context, cond func(string) bool) {
+	for {
+		s.mu.Lock()
+		if cond(s.b.String()) {
+			s.mu.Unlock()
+			return
+		}
+		if s.written == nil {
+			s.written = make(chan struct{})
+		}
+		written := s.written
+		s.mu.Unlock()
+		select {
+		case <-written:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
