@@ -43,6 +43,7 @@ type Cluster struct {
 	layout     clusterLayout
 	apiserver  *process
 	components []*process // started once the apiserver is ready
+	agent      *process   // `fleetgate agent`, once RegisterPull registered the member
 	client     kubernetes.Interface
 	http       *http.Client
 }
@@ -200,7 +201,11 @@ func (c *Cluster) StopAPIServer(ctx context.Context) error {
 
 // processes are all of the cluster's processes, the apiserver first.
 func (c *Cluster) processes() []*process {
-	return append([]*process{c.apiserver}, c.components...)
+	ps := append([]*process{c.apiserver}, c.components...)
+	if c.agent != nil {
+		ps = append(ps, c.agent)
+	}
+	return ps
 }
 
 // checkReadyz returns nil when GET <server>/readyz answers 200.

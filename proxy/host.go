@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apiserver/pkg/endpoints/request"
@@ -62,7 +64,13 @@ func newHostProxy(cfg *rest.Config, what string) (*hostProxy, error) {
 		FlushInterval: -1, // watches and chunked lists stream as they come
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			klog.FromContext(r.Context()).Error(err, "Proxy failed", "to", what, "path", r.URL.Path)
-			writeStatus(w, r, http.StatusBadGateway, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("%s unreachable: %v", what, err))
+			// A Pull member whose agent has no tunnel open is unavailable (503, retry later); any other
+			// failure to reach the apiserver is the gateway's bad luck on the way (502).
+			code := http.StatusBadGateway
+			if errors.Is(err, tunnel.ErrNotConnected) {
+				code = http.StatusServiceUnavailable
+			}
+			writeStatus(w, r, code, metav1.StatusReasonServiceUnavailable, fmt.Sprintf("%s unreachable: %v", what, err))
 		},
 		BufferPool: bufferPool{},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -116,6 +117,9 @@ func (h *Host) pullConfig(c *clusterv1alpha1.Cluster) (*rest.Config, error) {
 		return nil, fmt.Errorf("cluster %s: Pull clusters are not reachable from here (no tunnel server)", c.Name)
 	}
 	cfg := &rest.Config{Host: "http://" + tunnel.AgentAddress, Dial: h.Tunnels.DialerFor(c.Name), QPS: h.QPS, Burst: h.Burst}
+	// The agent's own answer "your member is down" is a transport error, as for a Push member.
+	name := c.Name
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return tunnel.AgentErrors(name, rt) })
 	if cfg.QPS == 0 {
 		cfg.QPS, cfg.Burst = 100, 200
 	}

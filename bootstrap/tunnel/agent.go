@@ -34,7 +34,8 @@ type Options struct {
 	// Dial connects to Address on the gateway's behalf. Default: a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// NewBackOff returns the policy for waiting between connection attempts; it is reset once a
-	// session has been established. Default: exponential from 1s to 30s, retrying forever.
+	// session has been established. Default: exponential from 1s to 5s (±50%), retrying forever,
+	// so that an agent is back within seconds of a gateway restart.
 	NewBackOff func() backoff.BackOff
 	// OnConnect, when set, is called each time the gateway has accepted a connection (the session
 	// is about to be served).
@@ -165,7 +166,7 @@ func newBackOff(opts Options) backoff.BackOff {
 	}
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = time.Second
-	b.MaxInterval = 30 * time.Second
+	b.MaxInterval = 5 * time.Second
 	b.MaxElapsedTime = 0
 	b.Reset()
 	return b

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +171,46 @@ func WaitClustersReady(ctx context.Context, env *localenv.Env, names ...string) 
 		}
 	}
 	return nil
+}
+
+// PullEnv names the environment variable that chooses which members Join registers in Pull mode:
+// a comma-separated list of member names, "none" for none. When it is unset, the package's default
+// applies (the WALKTHROUGH's member2 where a package has it).
+const PullEnv = "FLEETGATE_E2E_PULL"
+
+// PullMembers are the members Join registers in Pull mode: $FLEETGATE_E2E_PULL, or defaults when
+// it is unset.
+func PullMembers(defaults ...string) []string {
+	v, ok := os.LookupEnv(PullEnv)
+	if !ok {
+		return defaults
+	}
+	var names []string
+	for _, n := range strings.Split(v, ",") {
+		if n = strings.TrimSpace(n); n != "" && n != "none" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// Join makes each named member a cluster of the gateway: in Pull mode (token, register, agent;
+// localenv.Env.RegisterPull) when pull names it, otherwise in Push mode with `fleetgate join`. It
+// returns once every one is Ready. The mode of each is printed, so a failing run says which it was.
+func Join(ctx context.Context, env *localenv.Env, pull []string, names ...string) error {
+	for _, name := range names {
+		if slices.Contains(pull, name) {
+			fmt.Printf("e2e: %s joins in Pull mode\n", name)
+			if err := env.RegisterPull(ctx, name); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Printf("e2e: %s joins in Push mode\n", name)
+		r := Run(ctx, "fleetgate", "join", name, "--kubeconfig", env.GatewayKubeconfig, "--cluster-kubeconfig", env.Member(name).Kubeconfig)
+		if r.Err != nil {
+			return fmt.Errorf("join %s: %v\n%s%s", name, r.Err, r.Stdout, r.Stderr)
+		}
+	}
+	return WaitClustersReady(ctx, env, names...)
 }

@@ -4,7 +4,6 @@ package propagation
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -26,12 +25,8 @@ func TestMain(m *testing.M) {
 	}, func(env *localenv.Env) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		for _, name := range []string{"member1", "member2"} {
-			r := framework.Run(ctx, "fleetgate", "join", name, "--kubeconfig", env.GatewayKubeconfig, "--cluster-kubeconfig", env.Member(name).Kubeconfig)
-			if r.Err != nil {
-				return fmt.Errorf("join %s: %v\n%s%s", name, r.Err, r.Stdout, r.Stderr)
-			}
-		}
-		return framework.WaitClustersReady(ctx, env, "member1", "member2")
+		// member1 in Push mode, member2 in Pull mode (as in the WALKTHROUGH), unless
+		// $FLEETGATE_E2E_PULL says otherwise.
+		return framework.Join(ctx, env, framework.PullMembers("member2"), "member1", "member2")
 	}))
 }
