@@ -1,20 +1,27 @@
 package bootstrap
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 )
 
@@ -29,12 +36,156 @@ type AgentOptions struct {
 	Member *rest.Config
 	// OnConnect, when set, is called each time the gateway has accepted the tunnel.
 	OnConnect func()
+	// NewRenewBackOff is the policy between failed renewals; default from 5s to 1m, until the
+	// certificate expires.
+	NewRenewBackOff func() backoff.BackOff
+}
+
+// agentCredentials are the agent's current key and certificate, shared by the tunnel (at every
+// connection) and the renewal.
+type agentCredentials struct {
+	dir     string
+	cluster string
+	current atomic.Pointer[tls.Certificate] // Leaf set
+}
+
+func loadAgentCredentials(dir string) (*agentCredentials, error) {
+	c, err := tls.LoadX509KeyPair(filepath.Join(dir, AgentCertFile), filepath.Join(dir, AgentKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("agent certificate: %w", err)
+	}
+	cluster, ok := strings.CutPrefix(c.Leaf.Subject.CommonName, AgentUserPrefix)
+	if !ok || cluster == "" {
+		return nil, fmt.Errorf("agent certificate in %s: subject %q is not an agent's (%s<cluster>)", dir, c.Leaf.Subject.CommonName, AgentUserPrefix)
+	}
+	creds := &agentCredentials{dir: dir, cluster: cluster}
+	creds.current.Store(&c)
+	return creds, nil
+}
+
+func (c *agentCredentials) certificate() (*tls.Certificate, error) { return c.current.Load(), nil }
+
+// replace makes keyPEM and certPEM current, and writes them to dir (each file replaced at once).
+func (c *agentCredentials) replace(keyPEM, certPEM []byte) error {
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return fmt.Errorf("the renewed certificate does not match its key: %w", err)
+	}
+	c.current.Store(&pair)
+	// The key first: a crash between the two renames leaves the old certificate with a new key,
+	// which loadAgentCredentials refuses loudly rather than using a mismatched pair.
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{AgentKeyFile, keyPEM}, {AgentCertFile, certPEM}} {
+		tmp := filepath.Join(c.dir, f.name+".new")
+		if err := os.WriteFile(tmp, f.data, 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, filepath.Join(c.dir, f.name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renewLoop renews the agent's certificate at 80% of its lifetime, retrying with backoff, until
+// ctx ends.
+func renewLoop(ctx context.Context, gateway string, roots *x509.CertPool, creds *agentCredentials, newBackOff func() backoff.BackOff) {
+	logger := klog.FromContext(ctx).WithValues("cluster", creds.cluster)
+	// No kept-alive connections: each renewal must present the current certificate.
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		RootCAs:    roots,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return creds.certificate()
+		},
+	}}}
+	defer client.CloseIdleConnections()
+	if newBackOff == nil {
+		newBackOff = func() backoff.BackOff {
+			b := backoff.NewExponentialBackOff()
+			b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 5*time.Second, time.Minute, 0
+			b.Reset()
+			return b
+		}
+	}
+	for {
+		leaf := creds.current.Load().Leaf
+		at := renewAt(leaf)
+		logger.V(2).Info("Agent certificate renewal scheduled", "at", at.UTC().Format(time.RFC3339), "notAfter", leaf.NotAfter.UTC().Format(time.RFC3339))
+		if !sleepUntil(ctx, at) {
+			return
+		}
+		b := newBackOff()
+		for {
+			err := renewOnce(ctx, client, gateway, creds)
+			if err == nil {
+				cur := creds.current.Load().Leaf
+				logger.Info("Renewed the agent certificate", "serial", cur.SerialNumber.String(), "notAfter", cur.NotAfter.UTC().Format(time.RFC3339))
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			wait := b.NextBackOff()
+			logger.Error(err, "Renewing the agent certificate failed; retrying", "after", wait, "notAfter", leaf.NotAfter.UTC().Format(time.RFC3339))
+			if !sleepUntil(ctx, time.Now().Add(wait)) {
+				return
+			}
+		}
+	}
+}
+
+// renewOnce sends a CSR for a new key to the gateway, authenticated by the current certificate.
+func renewOnce(ctx context.Context, client *http.Client, gateway string, creds *agentCredentials) error {
+	keyPEM, csrPEM, err := newAgentCSR(creds.cluster)
+	if err != nil {
+		return err
+	}
+	body, _ := json.Marshal(RegisterRequest{Cluster: creds.cluster, CSR: string(csrPEM)})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, gateway+RenewPath, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("send the CSR: %w", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		var st metav1.Status
+		if json.Unmarshal(data, &st) == nil && st.Message != "" {
+			return fmt.Errorf("the gateway refused the renewal (%s): %s", resp.Status, st.Message)
+		}
+		return fmt.Errorf("the gateway refused the renewal: %s", resp.Status)
+	}
+	var out RegisterResponse
+	if err := json.Unmarshal(data, &out); err != nil {
+		return fmt.Errorf("decode the answer: %w", err)
+	}
+	return creds.replace(keyPEM, []byte(out.Certificate))
+}
+
+// sleepUntil waits until t; false when ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
 }
 
 // RunAgent keeps the member's tunnel to the gateway open until ctx ends: the gateway's requests
 // reach a reverse proxy to the member's apiserver, served on a loopback listener only the tunnel
-// dials. The certificate is read from Dir at every connection, so a renewed one is used from the
-// next connection on.
+// dials. At 80% of its certificate's lifetime it renews it (a new key, a CSR to RenewPath
+// authenticated by the current certificate) and writes the new key and certificate to Dir; the
+// open tunnel stays, and the next connection uses the new certificate.
 func RunAgent(ctx context.Context, o AgentOptions) error {
 	caPEM, err := os.ReadFile(filepath.Join(o.Dir, GatewayCAFile))
 	if err != nil {
@@ -44,14 +195,8 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 	if !roots.AppendCertsFromPEM(caPEM) {
 		return fmt.Errorf("agent: %s holds no certificate", filepath.Join(o.Dir, GatewayCAFile))
 	}
-	certificate := func() (*tls.Certificate, error) {
-		c, err := tls.LoadX509KeyPair(filepath.Join(o.Dir, AgentCertFile), filepath.Join(o.Dir, AgentKeyFile))
-		if err != nil {
-			return nil, fmt.Errorf("agent certificate: %w", err)
-		}
-		return &c, nil
-	}
-	if _, err := certificate(); err != nil {
+	creds, err := loadAgentCredentials(o.Dir)
+	if err != nil {
 		return err
 	}
 	proxy, err := tunnel.NewAPIServerProxy(o.Member)
@@ -66,10 +211,18 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Close()
 	local := lis.Addr().String()
-	klog.FromContext(ctx).Info("Agent running", "gateway", o.Gateway, "member", o.Member.Host)
+	klog.FromContext(ctx).Info("Agent running", "gateway", o.Gateway, "member", o.Member.Host, "cluster", creds.cluster)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		renewLoop(ctx, "https://"+o.Gateway, roots, creds, o.NewRenewBackOff)
+	}()
+	defer func() { cancel(); <-renewed }()
 	err = tunnel.Run(ctx, tunnel.Options{
 		URL:         "wss://" + o.Gateway + tunnel.Path,
-		Certificate: certificate,
+		Certificate: creds.certificate,
 		RootCAs:     roots,
 		Address:     tunnel.AgentAddress,
 		OnConnect:   o.OnConnect,

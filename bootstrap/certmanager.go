@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -12,6 +13,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/klog/v2"
 )
 
 // cert-manager's API, used unstructured so that the module does not depend on cert-manager.
@@ -94,6 +98,104 @@ type CertManagerSigner struct {
 	Lifetime time.Duration
 	// Timeout bounds the wait for cert-manager; DefaultCertManagerTimeout when zero.
 	Timeout time.Duration
+	// Keep is how many CertificateRequests of a cluster are kept as its record (the newest); older
+	// ones are deleted after each issue, so that renewals do not pile them up. DefaultKeep when zero.
+	Keep int
+
+	mu      sync.Mutex
+	cas     map[[sha256.Size]byte]*x509.Certificate // the issuer's CAs seen in issued requests
+	trusted atomic.Pointer[x509.CertPool]
+}
+
+// DefaultKeep is how many CertificateRequests per cluster CertManagerSigner keeps.
+const DefaultKeep = 3
+
+// Trusted is the pool of the CAs that cert-manager named (status.ca) for the certificates it
+// issued to agents through this signer: the tunnel trusts them for agent identities, besides the
+// gateway's CA. Nil before any is known.
+func (s *CertManagerSigner) Trusted() *x509.CertPool { return s.trusted.Load() }
+
+// trust adds the CAs in caPEM to Trusted.
+func (s *CertManagerSigner) trust(caPEM []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	added := false
+	for rest := caPEM; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil || !c.IsCA {
+			continue
+		}
+		if s.cas == nil {
+			s.cas = map[[sha256.Size]byte]*x509.Certificate{}
+		}
+		k := sha256.Sum256(c.Raw)
+		if _, ok := s.cas[k]; !ok {
+			s.cas[k], added = c, true
+		}
+	}
+	if !added {
+		return
+	}
+	pool := x509.NewCertPool()
+	for _, c := range s.cas {
+		pool.AddCert(c)
+	}
+	s.trusted.Store(pool)
+}
+
+// LoadTrusted reads the issued CertificateRequests of agents (ClusterLabel, this signer's issuer,
+// Ready) and trusts their CAs, so that after a gateway restart the agents' certificates are still
+// accepted. The gateway calls it at start.
+func (s *CertManagerSigner) LoadTrusted(ctx context.Context) error {
+	list, err := s.Client.Resource(CertificateRequestsResource).Namespace(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: ClusterLabel})
+	if err != nil {
+		return fmt.Errorf("list the agents' CertificateRequests in %s: %w", s.Namespace, err)
+	}
+	for i := range list.Items {
+		cr := &list.Items[i]
+		kind, _, _ := unstructured.NestedString(cr.Object, "spec", "issuerRef", "kind")
+		name, _, _ := unstructured.NestedString(cr.Object, "spec", "issuerRef", "name")
+		if kind != s.IssuerKind || name != s.IssuerName {
+			continue
+		}
+		if done, err := crDone(cr); !done || err != nil {
+			continue
+		}
+		if ca, err := bytesField(cr, "status", "ca"); err == nil {
+			s.trust(ca)
+		}
+	}
+	return nil
+}
+
+// prune deletes cluster's CertificateRequests but the newest Keep.
+func (s *CertManagerSigner) prune(ctx context.Context, crs dynamic.ResourceInterface, cluster string) error {
+	keep := s.Keep
+	if keep <= 0 {
+		keep = DefaultKeep
+	}
+	list, err := crs.List(ctx, metav1.ListOptions{LabelSelector: ClusterLabel + "=" + cluster})
+	if err != nil {
+		return err
+	}
+	items := list.Items
+	slices.SortFunc(items, func(a, b unstructured.Unstructured) int {
+		if c := b.GetCreationTimestamp().Compare(a.GetCreationTimestamp().Time); c != 0 {
+			return c
+		}
+		return strings.Compare(b.GetName(), a.GetName())
+	})
+	var errs []error
+	for _, cr := range items[min(keep, len(items)):] {
+		if err := crs.Delete(ctx, cr.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 var _ Signer = (*CertManagerSigner)(nil)
@@ -171,6 +273,10 @@ func (s *CertManagerSigner) Sign(ctx context.Context, cluster string, csrDER []b
 	caPEM, _ := bytesField(cr, "status", "ca") // some issuers do not set it
 	if err := checkIssued(csr, certPEM); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	s.trust(caPEM)
+	if err := s.prune(ctx, crs, cluster); err != nil {
+		klog.FromContext(ctx).Error(err, "Deleting old CertificateRequests failed", "cluster", cluster)
 	}
 	return certPEM, caPEM, nil
 }

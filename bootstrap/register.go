@@ -89,30 +89,18 @@ func Register(ctx context.Context, o RegisterOptions) error {
 	fmt.Fprintf(out, "[discovery] cluster-info is signed by the token and its CA matches the pin; the gateway is %s\n", server)
 
 	fmt.Fprintf(out, "[tls-bootstrap] Generating the agent's key and requesting its certificate\n")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, csrPEM, err := newAgentCSR(o.Cluster)
 	if err != nil {
-		return fmt.Errorf("[tls-bootstrap] generate a key: %w", err)
+		return fmt.Errorf("[tls-bootstrap] %w", err)
 	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: AgentCommonName(o.Cluster), Organization: []string{AgentGroup}},
-	}, key)
-	if err != nil {
-		return fmt.Errorf("[tls-bootstrap] create the CSR: %w", err)
-	}
-	resp, err := requestCertificate(ctx, server, caPEM, o.Token, RegisterRequest{
-		Cluster: o.Cluster, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})),
-	})
-	if err != nil {
-		return err
-	}
-	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
+	resp, err := requestCertificate(ctx, server, caPEM, o.Token, RegisterRequest{Cluster: o.Cluster, CSR: string(csrPEM)})
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return err
 	}
-	for name, data := range map[string][]byte{AgentKeyFile: keyPEM, AgentCertFile: []byte(resp.Certificate), GatewayCAFile: caPEM} {
+	for name, data := range map[string][]byte{AgentKeyFile: key, AgentCertFile: []byte(resp.Certificate), GatewayCAFile: caPEM} {
 		if err := os.WriteFile(filepath.Join(o.Dir, name), data, 0o600); err != nil {
 			return fmt.Errorf("[tls-bootstrap] write %s: %w", name, err)
 		}
@@ -122,6 +110,24 @@ func Register(ctx context.Context, o RegisterOptions) error {
 		cert.Subject.CommonName, cert.NotAfter.UTC().Format(time.RFC3339), o.Dir)
 	fmt.Fprintf(out, "cluster(%s) is registered in Pull mode\n", o.Cluster)
 	return nil
+}
+
+// newAgentCSR generates a new ECDSA P-256 key for cluster's agent and a CSR for it (both PEM).
+func newAgentCSR(cluster string) (keyPEM, csrPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate a key: %w", err)
+	}
+	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: AgentCommonName(cluster), Organization: []string{AgentGroup}},
+	}, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create the CSR: %w", err)
+	}
+	if keyPEM, err = keyutil.MarshalPrivateKeyToPEM(key); err != nil {
+		return nil, nil, err
+	}
+	return keyPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER}), nil
 }
 
 // discover reads cluster-info insecurely (nothing but the gateway's address is trusted yet) and

@@ -84,27 +84,9 @@ func (g *Registrar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Errorf("user %q may not register clusters: only fleetgate bootstrap tokens (group %s) may", name, token.Group)))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRegisterBytes+1))
-	if err != nil || len(body) > maxRegisterBytes {
-		writeStatus(w, apierrors.NewBadRequest("register: the request body is unreadable or larger than 64 KiB"))
-		return
-	}
-	var req RegisterRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("register: decode the request: %v", err)))
-		return
-	}
-	if errs := validation.IsDNS1123Label(req.Cluster); len(errs) > 0 {
-		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("register: cluster name %q: %s", req.Cluster, strings.Join(errs, "; "))))
-		return
-	}
-	block, _ := pem.Decode([]byte(req.CSR))
-	if block == nil || block.Type != "CERTIFICATE REQUEST" {
-		writeStatus(w, apierrors.NewBadRequest("register: csr is not a PEM CERTIFICATE REQUEST"))
-		return
-	}
-	if csr, err := x509.ParseCertificateRequest(block.Bytes); err != nil || csr.CheckSignature() != nil {
-		writeStatus(w, apierrors.NewBadRequest("register: csr does not parse or its signature does not verify"))
+	req, csrDER, err := decodeCSRRequest(r, "register")
+	if err != nil {
+		writeStatus(w, err)
 		return
 	}
 	ctx := r.Context()
@@ -112,13 +94,38 @@ func (g *Registrar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, err)
 		return
 	}
-	certPEM, caPEM, err := g.Signer.Sign(ctx, req.Cluster, block.Bytes)
+	certPEM, caPEM, err := g.Signer.Sign(ctx, req.Cluster, csrDER)
 	if err != nil {
 		writeStatus(w, apierrors.NewInternalError(fmt.Errorf("register cluster %s: sign the agent certificate: %w", req.Cluster, err)))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(RegisterResponse{Certificate: string(certPEM), CA: string(caPEM)})
+}
+
+// decodeCSRRequest reads a RegisterRequest: a valid cluster name and a PEM CSR whose signature
+// verifies (what is asked for is the signer's to check). Errors are APIStatus errors; what names
+// the endpoint in them.
+func decodeCSRRequest(r *http.Request, what string) (RegisterRequest, []byte, error) {
+	var req RegisterRequest
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRegisterBytes+1))
+	if err != nil || len(body) > maxRegisterBytes {
+		return req, nil, apierrors.NewBadRequest(what + ": the request body is unreadable or larger than 64 KiB")
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return req, nil, apierrors.NewBadRequest(fmt.Sprintf("%s: decode the request: %v", what, err))
+	}
+	if errs := validation.IsDNS1123Label(req.Cluster); len(errs) > 0 {
+		return req, nil, apierrors.NewBadRequest(fmt.Sprintf("%s: cluster name %q: %s", what, req.Cluster, strings.Join(errs, "; ")))
+	}
+	block, _ := pem.Decode([]byte(req.CSR))
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		return req, nil, apierrors.NewBadRequest(what + ": csr is not a PEM CERTIFICATE REQUEST")
+	}
+	if csr, err := x509.ParseCertificateRequest(block.Bytes); err != nil || csr.CheckSignature() != nil {
+		return req, nil, apierrors.NewBadRequest(what + ": csr does not parse or its signature does not verify")
+	}
+	return req, block.Bytes, nil
 }
 
 // ensureCluster creates the Pull Cluster, or accepts an existing Pull one (a member registering

@@ -24,7 +24,9 @@ import (
 const (
 	CALifetime      = 10 * 365 * 24 * time.Hour
 	DefaultLifetime = 365 * 24 * time.Hour
-	// clockSkew backdates NotBefore so that a peer whose clock lags a little accepts a fresh certificate.
+	// clockSkew backdates NotBefore so that a peer whose clock lags a little accepts a fresh
+	// certificate; by a tenth of the lifetime at most, so that a short-lived certificate's validity
+	// (and a renewal at a share of it) stays close to the lifetime asked for.
 	clockSkew = 5 * time.Minute
 )
 
@@ -155,7 +157,7 @@ func (ca *CA) sign(r Request, pub crypto.PublicKey) ([]byte, error) {
 		Subject:      pkix.Name{CommonName: r.CommonName, Organization: r.Organization},
 		DNSNames:     r.DNSNames,
 		IPAddresses:  r.IPs,
-		NotBefore:    now.Add(-clockSkew),
+		NotBefore:    now.Add(-min(clockSkew, lifetime/10)),
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  r.Usages,

@@ -144,6 +144,12 @@ func connect(ctx context.Context, opts Options, dialer *websocket.Dialer) (bool,
 		return dialed.add(conn), nil
 	}
 	session := remotedialer.NewClientSessionWithDialer(authorize, ws, dial)
+	// remotedialer v0.6.1's pong handler also sets the write deadline, from the reading goroutine,
+	// racing with the session's writers (a data race). Ours only extends the read deadline, which
+	// only the reading goroutine touches; writes have no deadline but the session's own.
+	ws.SetPongHandler(func(string) error {
+		return ws.SetReadDeadline(time.Now().Add(remotedialer.PingWaitDuration))
+	})
 	served := make(chan error, 1)
 	go func() {
 		_, err := session.Serve(ctx)

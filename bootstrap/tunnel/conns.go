@@ -6,6 +6,9 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
 )
 
 var errDropped = errors.New("tunnel dropped")
@@ -16,9 +19,39 @@ type agentConn struct {
 	cluster string
 	done    chan struct{} // closed when the handler serving the connection has returned
 
-	mu      sync.Mutex
-	netConn net.Conn // nil until hijacked
-	dropped bool
+	mu       sync.Mutex
+	netConn  net.Conn // nil until hijacked
+	dropped  bool
+	notAfter time.Time   // the session ends then: its certificate's, or a renewed one's
+	expiry   clock.Timer // drops the connection at notAfter
+}
+
+// expireAt drops c at notAfter (measured on clk), unless extend moves it later.
+func (c *agentConn) expireAt(clk clock.WithDelayedExecution, notAfter time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.notAfter = notAfter
+	c.expiry = clk.AfterFunc(notAfter.Sub(clk.Now()), c.drop)
+}
+
+// extend moves c's end to notAfter when that is later (a renewed certificate of the same cluster).
+func (c *agentConn) extend(notAfter, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expiry == nil || !notAfter.After(c.notAfter) || c.dropped {
+		return
+	}
+	c.notAfter = notAfter
+	c.expiry.Reset(notAfter.Sub(now))
+}
+
+// stopExpiry stops c's expiry timer once its handler returns.
+func (c *agentConn) stopExpiry() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 }
 
 func newAgentConn(cluster string) *agentConn {
@@ -113,5 +146,14 @@ func (r *registry) drop(cluster string) {
 	}
 	for _, c := range conns {
 		<-c.done
+	}
+}
+
+// extend moves the end of every session of cluster to notAfter (see agentConn.extend).
+func (r *registry) extend(cluster string, notAfter, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.conns[cluster] {
+		c.extend(notAfter, now)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/rancher/remotedialer"
 	"k8s.io/klog/v2"
@@ -76,31 +77,26 @@ func NewServer(opts ServerOptions) (*Server, error) {
 }
 
 // ServeHTTP authenticates an agent by its client certificate, asks the Allower, and serves the
-// agent's session until it ends or is dropped.
+// agent's session until it ends or is dropped. A session ends when its certificate expires, unless
+// Extend (a renewal) moves its end.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	logger := klog.FromContext(r.Context())
-	var chain []*x509.Certificate
-	if r.TLS != nil {
-		chain = r.TLS.PeerCertificates
-	}
-	now := s.opts.Clock.Now()
-	cluster, err := verifyAgent(chain, s.opts.TrustedCAs(), now)
+	cluster, leaf, err := s.Authenticate(r)
 	if err != nil {
 		logger.V(2).Info("Refused tunnel", "remoteAddr", r.RemoteAddr, "err", err)
-		http.Error(w, "tunnel: "+err.Error(), http.StatusUnauthorized)
-		return
-	}
-	if err := s.opts.Allower.Allowed(cluster); err != nil {
-		logger.V(2).Info("Refused tunnel", "cluster", cluster, "err", err)
-		http.Error(w, fmt.Sprintf("tunnel: cluster %s may not connect: %v", cluster, err), http.StatusForbidden)
+		code := http.StatusUnauthorized
+		if errors.Is(err, errNotAllowed) {
+			code = http.StatusForbidden
+		}
+		http.Error(w, "tunnel: "+err.Error(), code)
 		return
 	}
 
 	conn := newAgentConn(cluster)
 	s.conns.add(conn)
 	defer s.conns.remove(conn)
-	expiry := s.opts.Clock.AfterFunc(chain[0].NotAfter.Sub(now), conn.drop)
-	defer expiry.Stop()
+	conn.expireAt(s.opts.Clock, leaf.NotAfter)
+	defer conn.stopExpiry()
 
 	// Only the verified cluster name reaches remotedialer; its peer headers are never honored.
 	r = r.WithContext(withCluster(r.Context(), cluster))
@@ -109,6 +105,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	logger.V(2).Info("Tunnel connected", "cluster", cluster)
 	s.sessions.ServeHTTP(hijackWriter{ResponseWriter: w, conn: conn}, r)
 	logger.V(2).Info("Tunnel disconnected", "cluster", cluster)
+}
+
+// errNotAllowed marks Authenticate's refusals by the Allower (a valid certificate of a cluster
+// that may not connect).
+var errNotAllowed = errors.New("may not connect")
+
+// Authenticate returns the cluster an agent's request stands for: its client certificate must be
+// verified by one of the trusted CAs for client authentication, name an agent, and the Allower must
+// let that cluster connect. It is the tunnel's check, and the renewal endpoint's.
+func (s *Server) Authenticate(r *http.Request) (string, *x509.Certificate, error) {
+	var chain []*x509.Certificate
+	if r.TLS != nil {
+		chain = r.TLS.PeerCertificates
+	}
+	cluster, err := verifyAgent(chain, s.opts.TrustedCAs(), s.opts.Clock.Now())
+	if err != nil {
+		return "", nil, err
+	}
+	if err := s.opts.Allower.Allowed(cluster); err != nil {
+		return "", nil, fmt.Errorf("cluster %s %w: %w", cluster, errNotAllowed, err)
+	}
+	return cluster, chain[0], nil
+}
+
+// Extend moves the end of cluster's open sessions to notAfter, when later: the agent has renewed
+// its certificate (authenticated by the current one), so the session it opened with that one need
+// not end when it expires.
+func (s *Server) Extend(cluster string, notAfter time.Time) {
+	s.conns.extend(cluster, notAfter, s.opts.Clock.Now())
 }
 
 // Dial opens a connection to addr through the tunnel of cluster. The agent refuses any address

@@ -259,3 +259,36 @@ func TestNewServerValidates(t *testing.T) {
 		t.Errorf("default clock = %T, want clock.RealClock", s.opts.Clock)
 	}
 }
+
+// Extend (a renewal) lets an open session outlive the certificate it was opened with; a session
+// of another cluster, not extended, ends as before.
+func TestExtendKeepsTheSession(t *testing.T) {
+	p := newPKI(t)
+	fake := testingclock.NewFakeClock(time.Now())
+	g := newGateway(t, p, fake)
+	hourCert := func(cluster string) *tls.Certificate {
+		return p.issue(certs.Request{
+			CommonName: AgentCommonName(cluster), Organization: []string{AgentGroup},
+			Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, Lifetime: time.Hour,
+		})
+	}
+	targets := map[string]string{}
+	for _, cluster := range []string{"member1", "member2"} {
+		targets[cluster] = hostPort(newTarget(t, cluster))
+		startAgent(t, agentOptions(g, hourCert(cluster), targets[cluster]))
+		waitFor(t, cluster+" to connect", func() bool { return g.Connected(cluster) })
+	}
+	g.Extend("member1", fake.Now().Add(2*time.Hour))
+	g.Extend("member1", fake.Now().Add(time.Minute)) // never shortens
+
+	fake.Step(time.Hour + time.Second)
+	waitFor(t, "member2's session to end", func() bool { return !g.Connected("member2") })
+	if !g.Connected("member1") {
+		t.Fatal("member1's extended session ended with its first certificate")
+	}
+	if got := getBody(t, g.client("member1"), "http://"+targets["member1"]+"/"); got != "member1" {
+		t.Errorf("through member1's extended session: %q", got)
+	}
+	fake.Step(time.Hour)
+	waitFor(t, "member1's session to end at the extended time", func() bool { return !g.Connected("member1") })
+}

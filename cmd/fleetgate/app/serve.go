@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/wait"
 	toolscache "k8s.io/client-go/tools/cache"
 
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
@@ -75,6 +76,8 @@ type serveOptions struct {
 	// CertManagerIssuer is --cert-manager-issuer: <Issuer|ClusterIssuer>/<name>, or empty (the
 	// gateway's CA signs Pull agents' certificates).
 	CertManagerIssuer string
+	// AgentCertificateLifetime is --agent-certificate-lifetime.
+	AgentCertificateLifetime time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -83,15 +86,16 @@ func newServeCommand() *cobra.Command {
 		SecurePort:          7443,
 		ClusterStatusPeriod: 10 * time.Second,
 		// Karmada's defaults.
-		ClusterProbeTimeout:     clusterstatus.DefaultTimeout,
-		ClusterFailureThreshold: clusterstatus.DefaultThreshold,
-		ClusterSuccessThreshold: clusterstatus.DefaultThreshold,
-		AuthCacheTTL:            10 * time.Second,
-		InstallCRDs:             true,
-		MemberDryRun:            true,
-		DispatchTimeout:         2 * time.Second,
-		Workers:                 8,
-		MemberView:              "pods,nodes,endpoints,replicasets.apps,controllerrevisions.apps,endpointslices.discovery.k8s.io",
+		ClusterProbeTimeout:      clusterstatus.DefaultTimeout,
+		ClusterFailureThreshold:  clusterstatus.DefaultThreshold,
+		ClusterSuccessThreshold:  clusterstatus.DefaultThreshold,
+		AuthCacheTTL:             10 * time.Second,
+		InstallCRDs:              true,
+		MemberDryRun:             true,
+		DispatchTimeout:          2 * time.Second,
+		Workers:                  8,
+		AgentCertificateLifetime: bootstrap.DefaultAgentLifetime,
+		MemberView:               "pods,nodes,endpoints,replicasets.apps,controllerrevisions.apps,endpointslices.discovery.k8s.io",
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -123,6 +127,7 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&o.DispatchTimeout, "dispatch-timeout", o.DispatchTimeout, "how long a write waits for its members before the reconciler takes over")
 	f.IntVar(&o.Workers, "workers", o.Workers, "reconciler workers")
 	f.StringVar(&o.CertManagerIssuer, "cert-manager-issuer", "", "sign Pull agents' certificates through cert-manager: <Issuer|ClusterIssuer>/<name>; CertificateRequests are created in "+certs.Namespace+" (an Issuer must be in that namespace too). Empty: the gateway's CA signs them")
+	f.DurationVar(&o.AgentCertificateLifetime, "agent-certificate-lifetime", o.AgentCertificateLifetime, "lifetime of the certificates Pull agents get at registration and renewal; agents renew at 80% of it")
 	f.StringVar(&o.MemberView, "member-view", o.MemberView, "member-native resources (resource[.group], comma-separated) that reads merge from the Ready members instead of reading the host; empty: none")
 	f.BoolVar(&o.Profiling, "profiling", false, "serve /debug/pprof/ to authenticated callers")
 	f.BoolVar(&o.InstallCRDs, "install-crds", o.InstallCRDs, "install or upgrade fleetgate's CRDs in the host at start")
@@ -157,6 +162,9 @@ func (o *serveOptions) validate() error {
 	}
 	if o.Workers < 1 {
 		errs = append(errs, fmt.Errorf("--workers %d: must be at least 1", o.Workers))
+	}
+	if o.AgentCertificateLifetime < time.Minute {
+		errs = append(errs, fmt.Errorf("--agent-certificate-lifetime %s: must be at least 1m", o.AgentCertificateLifetime))
 	}
 	if o.CertManagerIssuer != "" {
 		if _, _, err := bootstrap.ParseIssuer(o.CertManagerIssuer); err != nil {
@@ -260,10 +268,21 @@ func (c *serveConfig) run(ctx context.Context) error {
 		FailureThreshold: ptr.To(c.opts.ClusterFailureThreshold), SuccessThreshold: ptr.To(c.opts.ClusterSuccessThreshold),
 	})
 	objects := cache.New(c.hostDyn)
+	// Agent certificates come from the gateway's CA, or from cert-manager, whose issuer's CA the
+	// tunnel then trusts for agents too (never the front door).
+	var signer bootstrap.Signer = bootstrap.CASigner{CA: c.ca, Lifetime: c.opts.AgentCertificateLifetime}
+	trusted := func() []*x509.CertPool { return []*x509.CertPool{c.ca.Pool()} }
+	var certManager *bootstrap.CertManagerSigner
+	if c.opts.CertManagerIssuer != "" {
+		kind, name, _ := bootstrap.ParseIssuer(c.opts.CertManagerIssuer) // checked by validate
+		certManager = &bootstrap.CertManagerSigner{Client: c.hostDyn, Namespace: certs.Namespace, IssuerKind: kind, IssuerName: name, Lifetime: c.opts.AgentCertificateLifetime}
+		signer = certManager
+		trusted = func() []*x509.CertPool { return []*x509.CertPool{c.ca.Pool(), certManager.Trusted()} }
+	}
 	// Pull members' agents open their tunnels here; the cluster comes from the verified agent
 	// certificate, and only a Pull Cluster that is not being deleted may have one.
 	tunnels, err := tunnel.NewServer(tunnel.ServerOptions{
-		TrustedCAs: func() []*x509.CertPool { return []*x509.CertPool{c.ca.Pool()} },
+		TrustedCAs: trusted,
 		Allower: tunnel.AllowerFunc(func(name string) error {
 			cl, ok := objects.Cluster(name)
 			switch {
@@ -330,11 +349,6 @@ func (c *serveConfig) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var signer bootstrap.Signer = bootstrap.CASigner{CA: c.ca}
-	if c.opts.CertManagerIssuer != "" {
-		kind, name, _ := bootstrap.ParseIssuer(c.opts.CertManagerIssuer) // checked by validate
-		signer = &bootstrap.CertManagerSigner{Client: c.hostDyn, Namespace: certs.Namespace, IssuerKind: kind, IssuerName: name}
-	}
 	notYet := errors.New("starting")
 	c.readiness.Store(&notYet)
 	h, err := proxy.NewHandler(proxy.Config{
@@ -356,7 +370,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 			KindFor:   mapper.KindFor,
 		},
 		Profiling: c.opts.Profiling,
-		Public:    c.publicHandlers(tokenSecrets, tunnels),
+		Public:    c.publicHandlers(tokenSecrets, tunnels, signer),
 		Authenticated: map[string]http.Handler{
 			bootstrap.RegisterPath: &bootstrap.Registrar{Clusters: client.Clusters(c.hostDyn), Signer: signer},
 		},
@@ -374,6 +388,22 @@ func (c *serveConfig) run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	objects.Start(ctx)
 	tokenInformers.Start(ctx.Done())
+	if certManager != nil {
+		g.Go(func() error {
+			// Agents with certificates from before this start are refused until this has run.
+			err := wait.PollUntilContextCancel(ctx, 2*time.Second, true, func(ctx context.Context) (bool, error) {
+				if err := certManager.LoadTrusted(ctx); err != nil {
+					logger(ctx).Error(err, "Reading the CAs of issued agent certificates failed; retrying")
+					return false, nil
+				}
+				return true, nil
+			})
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		})
+	}
 	g.Go(func() error { return status.Run(ctx) })
 	g.Go(func() error { return reconciler.Run(ctx) })
 	g.Go(func() error { c.watchHost(ctx); return nil })
@@ -393,11 +423,12 @@ func (c *serveConfig) run(ctx context.Context) error {
 }
 
 // publicHandlers are the paths served without the front door's authentication: the admission
-// webhooks the host calls, the cluster-info registering members read, and the tunnel endpoint
-// (which authenticates agents by their certificates itself).
-func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret, tunnels http.Handler) map[string]http.Handler {
+// webhooks the host calls, the cluster-info registering members read, and the tunnel and renewal
+// endpoints (which authenticate agents by their certificates themselves).
+func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret, tunnels *tunnel.Server, signer bootstrap.Signer) map[string]http.Handler {
 	h := admission.Handlers()
-	h[tunnel.Path] = tunnels // it verifies the agent's certificate itself
+	h[tunnel.Path] = tunnels                                                     // it verifies the agent's certificate itself
+	h[bootstrap.RenewPath] = &bootstrap.Renewer{Agents: tunnels, Signer: signer} // as the tunnel does
 	server := "https://" + net.JoinHostPort(c.advertise(), strconv.Itoa(c.opts.SecurePort))
 	h[token.ClusterInfoPath] = token.ClusterInfoHandler(server, c.ca.CertPEM(), tokenSecrets, time.Now)
 	return h
