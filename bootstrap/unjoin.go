@@ -74,6 +74,9 @@ func Unjoin(ctx context.Context, o UnjoinOptions) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if c.Spec.SyncMode == clusterv1alpha1.Pull {
+		fmt.Fprintf(out, "[gateway] %s was in Pull mode: the gateway closes its tunnel and refuses its agent's certificate from now on; stop the agent in the member\n", o.Name)
+	}
 	fmt.Fprintf(out, "cluster(%s) is unjoined successfully\n", o.Name)
 	return nil
 }

@@ -104,5 +104,13 @@ func (c *Cluster) StartAgent() error {
 // Pull reports whether the member was registered in Pull mode (RegisterPull).
 func (c *Cluster) Pull() bool { return c.agent != nil }
 
+// AgentLog is the path of the agent's log file.
+func (c *Cluster) AgentLog() string {
+	if c.agent == nil {
+		return ""
+	}
+	return c.agent.logPath
+}
+
 // AgentDir is where RegisterPull wrote the agent's key, certificate and the gateway's CA.
 func (c *Cluster) AgentDir() string { return c.layout.path("agent") }

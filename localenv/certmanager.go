@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fleetgate/fleetgate/certs"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 )
@@ -147,4 +149,63 @@ func crdEstablished(crd *unstructured.Unstructured) bool {
 		}
 	}
 	return false
+}
+
+var clusterIssuersResource = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "clusterissuers"}
+
+// CreateCAClusterIssuer creates a new CA, its key pair as a kubernetes.io/tls Secret in
+// CertManagerNamespace, and a cert-manager CA ClusterIssuer name signing with it, and waits until
+// cert-manager reports the issuer Ready. It needs Options.CertManager.
+func (e *Env) CreateCAClusterIssuer(ctx context.Context, name string) (*certs.CA, error) {
+	if e.CertManagerNamespace == "" {
+		return nil, errors.New("create ClusterIssuer: the environment runs no cert-manager (Options.CertManager)")
+	}
+	ca, err := certs.NewCA("localenv issuer " + name)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ca.KeyPEM()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.Host.client.CoreV1().Secrets(e.CertManagerNamespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: ca.CertPEM(), corev1.TLSPrivateKeyKey: key},
+	}, metav1.CreateOptions{FieldManager: fieldManager}); err != nil {
+		return nil, fmt.Errorf("create ClusterIssuer %s: its Secret: %w", name, err)
+	}
+	dyn, err := dynamic.NewForConfig(e.Host.Config)
+	if err != nil {
+		return nil, err
+	}
+	issuers := dyn.Resource(clusterIssuersResource)
+	if _, err := issuers.Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cert-manager.io/v1",
+		"kind":       "ClusterIssuer",
+		"metadata":   map[string]any{"name": name},
+		"spec":       map[string]any{"ca": map[string]any{"secretName": name}},
+	}}, metav1.CreateOptions{FieldManager: fieldManager}); err != nil {
+		return nil, fmt.Errorf("create ClusterIssuer %s: %w", name, err)
+	}
+	last := "not read yet"
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, certManagerTimeout, true, func(ctx context.Context) (bool, error) {
+		obj, err := issuers.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+		last = fmt.Sprint(conds)
+		for _, c := range conds {
+			if m, ok := c.(map[string]any); ok && m["type"] == "Ready" && m["status"] == "True" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ClusterIssuer %s not Ready (conditions %s; see logs/host-cert-manager-controller.log): %w", name, last, err)
+	}
+	return ca, nil
 }
