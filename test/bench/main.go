@@ -22,12 +22,13 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 6, "rounds per scenario (each round runs every path once)")
 	flag.DurationVar(&o.phase, "phase", 2*time.Second, "duration of one path's turn in a round")
 	flag.IntVar(&o.listSize, "list-size", 500, "ConfigMaps in the LIST scenario")
-	flag.StringVar(&o.suite, "suite", "all", "which benchmarks: gateway, propagation, overrides, status, memberview or all")
+	flag.StringVar(&o.suite, "suite", "all", "which benchmarks: gateway, propagation, overrides, status, memberview, pull or all")
 	flag.IntVar(&o.creates, "creates", 20, "Deployment creates per path and round in the propagation benchmark")
 	flag.IntVar(&o.templates, "templates", 1000, "templates to reconcile after a gateway restart")
 	flag.IntVar(&o.mvPods, "memberview-pods", 1000, "pods per member in the member view benchmark")
 	flag.StringVar(&o.mvMembers, "memberview-members", "2,5", "member counts of the member view benchmark, ascending")
 	flag.StringVar(&o.mvProfile, "memberview-cpuprofile", "", "write a 10s CPU profile of the gateway under merged LISTs (largest member count) to this file")
+	flag.StringVar(&o.pullProfile, "pull-cpuprofile", "", "write a 10s CPU profile of the gateway under GETs through a Pull member's tunnel to this file")
 	flag.Parse()
 	if err := run(context.Background(), o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -36,15 +37,16 @@ func main() {
 }
 
 type options struct {
-	rounds    int
-	phase     time.Duration
-	listSize  int
-	suite     string
-	creates   int
-	templates int
-	mvPods    int
-	mvMembers string
-	mvProfile string
+	rounds      int
+	phase       time.Duration
+	listSize    int
+	suite       string
+	creates     int
+	templates   int
+	mvPods      int
+	mvMembers   string
+	mvProfile   string
+	pullProfile string
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
@@ -59,8 +61,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return statusBench(ctx, o, out)
 	case "memberview":
 		return memberviewBench(ctx, o, out)
+	case "pull":
+		return pullBench(ctx, o, out)
 	case "all":
-		for _, b := range []func(context.Context, options, io.Writer) error{gatewayBench, propagationBench, overridesBench, statusBench, memberviewBench} {
+		for _, b := range []func(context.Context, options, io.Writer) error{gatewayBench, propagationBench, overridesBench, statusBench, memberviewBench, pullBench} {
 			if err := b(ctx, o, out); err != nil {
 				return err
 			}
@@ -68,7 +72,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("-suite %q: want gateway, propagation, overrides, status, memberview or all", o.suite)
+	return fmt.Errorf("-suite %q: want gateway, propagation, overrides, status, memberview, pull or all", o.suite)
 }
 
 func gatewayBench(ctx context.Context, o options, out io.Writer) error {
