@@ -195,3 +195,30 @@ spec:
 	waitMember(t, "member2", ns, "deployment", "tiered", present)
 	waitMember(t, "member1", ns, "deployment", "tiered", absent)
 }
+
+// TestWalkthroughStep2: `kubectl get clusters` shows each member with its mode and Ready, as the
+// WALKTHROUGH's step 2 does: member1 Push True, and member2 Pull True when this run registered it
+// in Pull mode (token create --print-register-command, register, agent; see TestMain).
+func TestWalkthroughStep2(t *testing.T) {
+	want := map[string]string{"member1": "Push", "member2": "Push"}
+	if framework.Env.Member("member2").Pull() {
+		want["member2"] = "Pull"
+	}
+	out := framework.Kubectl(t, gw(), "get", "clusters")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) == 0 || strings.Join(strings.Fields(lines[0]), " ") != "NAME VERSION MODE READY AGE" {
+		t.Fatalf("get clusters header:\n%s", out)
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if mode, ok := want[f[0]]; ok {
+			if len(f) != 5 || f[2] != mode || f[3] != "True" || !strings.HasPrefix(f[1], "v1.") {
+				t.Errorf("get clusters row %q, want %s <version> %s True <age>", l, f[0], mode)
+			}
+			delete(want, f[0])
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("get clusters lacks %v:\n%s", want, out)
+	}
+}
