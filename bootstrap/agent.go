@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -50,9 +51,9 @@ type agentCredentials struct {
 }
 
 func loadAgentCredentials(dir string) (*agentCredentials, error) {
-	c, err := tls.LoadX509KeyPair(filepath.Join(dir, AgentCertFile), filepath.Join(dir, AgentKeyFile))
+	c, err := LoadAgentCredentials(dir)
 	if err != nil {
-		return nil, fmt.Errorf("agent certificate: %w", err)
+		return nil, err
 	}
 	cluster, ok := strings.CutPrefix(c.Leaf.Subject.CommonName, AgentUserPrefix)
 	if !ok || cluster == "" {
@@ -65,27 +66,16 @@ func loadAgentCredentials(dir string) (*agentCredentials, error) {
 
 func (c *agentCredentials) certificate() (*tls.Certificate, error) { return c.current.Load(), nil }
 
-// replace makes keyPEM and certPEM current, and writes them to dir (each file replaced at once).
+// replace writes keyPEM and certPEM to dir (one file, replaced at once) and makes them current.
 func (c *agentCredentials) replace(keyPEM, certPEM []byte) error {
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return fmt.Errorf("the renewed certificate does not match its key: %w", err)
 	}
-	c.current.Store(&pair)
-	// The key first: a crash between the two renames leaves the old certificate with a new key,
-	// which loadAgentCredentials refuses loudly rather than using a mismatched pair.
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{AgentKeyFile, keyPEM}, {AgentCertFile, certPEM}} {
-		tmp := filepath.Join(c.dir, f.name+".new")
-		if err := os.WriteFile(tmp, f.data, 0o600); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, filepath.Join(c.dir, f.name)); err != nil {
-			return err
-		}
+	if err := writeFileAtomic(filepath.Join(c.dir, AgentCredentialsFile), append(slices.Clip(certPEM), keyPEM...)); err != nil {
+		return err
 	}
+	c.current.Store(&pair)
 	return nil
 }
 

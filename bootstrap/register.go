@@ -46,9 +46,11 @@ type RegisterOptions struct {
 
 // Agent files in RegisterOptions.Dir.
 const (
-	AgentKeyFile  = "agent.key"
-	AgentCertFile = "agent.crt"
-	GatewayCAFile = "gateway-ca.crt"
+	// AgentCredentialsFile holds the agent's certificate and then its key (PEM), like kubelet's
+	// kubelet-client-current.pem: one file, replaced at once, so a reader never sees a certificate
+	// with another certificate's key.
+	AgentCredentialsFile = "agent.pem"
+	GatewayCAFile        = "gateway-ca.crt"
 )
 
 var pinPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -100,16 +102,43 @@ func Register(ctx context.Context, o RegisterOptions) error {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return err
 	}
-	for name, data := range map[string][]byte{AgentKeyFile: key, AgentCertFile: []byte(resp.Certificate), GatewayCAFile: caPEM} {
-		if err := os.WriteFile(filepath.Join(o.Dir, name), data, 0o600); err != nil {
-			return fmt.Errorf("[tls-bootstrap] write %s: %w", name, err)
-		}
+	if err := writeFileAtomic(filepath.Join(o.Dir, GatewayCAFile), caPEM); err != nil {
+		return fmt.Errorf("[tls-bootstrap] %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(o.Dir, AgentCredentialsFile), append([]byte(resp.Certificate), key...)); err != nil {
+		return fmt.Errorf("[tls-bootstrap] %w", err)
 	}
 	cert, _ := firstCert([]byte(resp.Certificate))
 	fmt.Fprintf(out, "[tls-bootstrap] The agent's certificate (%s, valid until %s) is in %s\n",
 		cert.Subject.CommonName, cert.NotAfter.UTC().Format(time.RFC3339), o.Dir)
 	fmt.Fprintf(out, "cluster(%s) is registered in Pull mode\n", o.Cluster)
 	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file renamed into place (mode 0600).
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadAgentCredentials reads the agent's certificate and key from dir (AgentCredentialsFile).
+func LoadAgentCredentials(dir string) (tls.Certificate, error) {
+	path := filepath.Join(dir, AgentCredentialsFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("agent credentials (run register first): %w", err)
+	}
+	pair, err := tls.X509KeyPair(data, data)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("agent credentials %s: %w", path, err)
+	}
+	return pair, nil
 }
 
 // newAgentCSR generates a new ECDSA P-256 key for cluster's agent and a CSR for it (both PEM).

@@ -86,7 +86,7 @@ func (g *renewGateway) agentDir(t *testing.T, cluster string, signer Signer) str
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{AgentKeyFile: keyPEM, AgentCertFile: certPEM, GatewayCAFile: g.ca.CertPEM()} {
+	for name, data := range map[string][]byte{AgentCredentialsFile: append(certPEM, keyPEM...), GatewayCAFile: g.ca.CertPEM()} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func (g *renewGateway) agentDir(t *testing.T, cluster string, signer Signer) str
 
 func readAgentCert(t *testing.T, dir string) *x509.Certificate {
 	t.Helper()
-	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, AgentCertFile), filepath.Join(dir, AgentKeyFile))
+	pair, err := LoadAgentCredentials(dir)
 	if err != nil {
 		t.Fatalf("the agent's key and certificate on disk: %v", err)
 	}
@@ -193,7 +193,7 @@ func TestRenewerRefuses(t *testing.T) {
 			cfg := &tls.Config{RootCAs: g.ca.Pool()}
 			if tc.signer != nil {
 				dir := g.agentDir(t, tc.certCluster, tc.signer)
-				pair, err := tls.LoadX509KeyPair(filepath.Join(dir, AgentCertFile), filepath.Join(dir, AgentKeyFile))
+				pair, err := LoadAgentCredentials(dir)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -2,9 +2,7 @@ package foundation
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -49,15 +47,11 @@ func TestRegister(t *testing.T) {
 	if mode := framework.Kubectl(t, gw, "get", "cluster", "pull-a", "-o", "jsonpath={.spec.syncMode}"); mode != "Pull" {
 		t.Errorf("Cluster pull-a syncMode %q, want Pull", mode)
 	}
-	certPEM, err := os.ReadFile(filepath.Join(dir, bootstrap.AgentCertFile))
+	pair, err := bootstrap.LoadAgentCredentials(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, _ := pem.Decode(certPEM)
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := pair.Leaf
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(framework.Env.GatewayConfig.CAData)
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {

@@ -14,7 +14,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +37,7 @@ var issuerCA *x509.CertPool
 func agentCert(t *testing.T, member string) tls.Certificate {
 	t.Helper()
 	dir := framework.Env.Member(member).AgentDir()
-	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, bootstrap.AgentCertFile), filepath.Join(dir, bootstrap.AgentKeyFile))
+	pair, err := bootstrap.LoadAgentCredentials(dir)
 	if err != nil {
 		t.Fatalf("%s's agent key and certificate: %v", member, err)
 	}
