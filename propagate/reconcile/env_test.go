@@ -67,8 +67,9 @@ type testEnv struct {
 	members map[string]dynamic.Interface // admin clients
 	// memberWrites counts the reconciler's non-GET requests to members; hostWrites to the host.
 	memberWrites, hostWrites atomic.Int64
-	// hostLog holds the host writes (method and path), for a test to show what they were.
-	hostLog writeLog
+	// hostLog holds the host writes (method and path), memberLog the member writes (cluster,
+	// method and path), for a test to show what they were.
+	hostLog, memberLog writeLog
 }
 
 // writeLog records requests, in order.
@@ -77,10 +78,10 @@ type writeLog struct {
 	lines []string
 }
 
-func (l *writeLog) add(r *http.Request) {
+func (l *writeLog) add(prefix string, r *http.Request) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lines = append(l.lines, r.Method+" "+r.URL.Path)
+	l.lines = append(l.lines, prefix+r.Method+" "+r.URL.Path)
 }
 
 // since returns the writes after the first n.
@@ -174,16 +175,17 @@ func (e *testEnv) waitReady(ctx context.Context, cluster string, ready bool) err
 
 // counting counts the requests that are not reads.
 type counting struct {
-	next http.RoundTripper
-	n    *atomic.Int64
-	log  *writeLog // when not nil, the writes are recorded there too
+	next   http.RoundTripper
+	n      *atomic.Int64
+	log    *writeLog // when not nil, the writes are recorded there too
+	prefix string    // of each recorded line
 }
 
 func (c counting) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Method != http.MethodGet {
 		c.n.Add(1)
 		if c.log != nil {
-			c.log.add(r)
+			c.log.add(c.prefix, r)
 		}
 		if os.Getenv("FLEETGATE_TRACE_WRITES") != "" {
 			fmt.Fprintln(os.Stderr, "WRITE", time.Now().Format("15:04:05.000"), r.Method, r.URL.Path)
@@ -194,7 +196,8 @@ func (c counting) RoundTrip(r *http.Request) (*http.Response, error) {
 
 type countingGetter struct {
 	access.Getter
-	n *atomic.Int64
+	n   *atomic.Int64
+	log *writeLog
 }
 
 func (g countingGetter) Config(ctx context.Context, cluster string) (*rest.Config, error) {
@@ -203,7 +206,9 @@ func (g countingGetter) Config(ctx context.Context, cluster string) (*rest.Confi
 		return nil, err
 	}
 	cfg.QPS, cfg.Burst = reconcile.DefaultMemberQPS, reconcile.DefaultMemberBurst
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counting{next: rt, n: g.n} })
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return counting{next: rt, n: g.n, log: g.log, prefix: cluster + ": "}
+	})
 	return cfg, nil
 }
 
@@ -232,7 +237,7 @@ func (e *testEnv) startControllerWith(t *testing.T, tune func(*reconcile.Options
 	o := reconcile.Options{
 		Host:           host,
 		Kube:           e.kube,
-		Members:        member.NewClients(countingGetter{Getter: access.NewHost(client.Clusters(e.host), e.kube), n: &e.memberWrites}),
+		Members:        member.NewClients(countingGetter{Getter: access.NewHost(client.Clusters(e.host), e.kube), n: &e.memberWrites, log: &e.memberLog}),
 		Workers:        workers,
 		ClusterWorkers: workers,
 	}

@@ -90,6 +90,7 @@ func TestRestartThroughput(t *testing.T) {
 	stop()
 
 	members0, host0 = e.memberWrites.Load(), e.hostWrites.Load()
+	memberLog0 := int64(len(e.memberLog.since(0)))
 	began = time.Now()
 	e.startController(t)
 	e.createConfigMap(t, ns, "sentinel", map[string]string{"i": "s"})
@@ -99,8 +100,21 @@ func TestRestartThroughput(t *testing.T) {
 	t.Logf("warm restart: %d templates checked and a new one propagated in %s; %d member writes, %d host writes",
 		n, warm.Round(time.Millisecond), memberWrites, hostWrites)
 	// The sentinel: one apply per member; claim patch, binding create and status, and events.
-	if memberWrites > 2 {
-		t.Errorf("warm restart wrote %d times to members, want only the sentinel's 2", memberWrites)
+	// Only this test's namespace counts: the restart also finishes what earlier tests of the
+	// package left half done (a member write their controller's stop cancelled), which is its job.
+	var own, others []string
+	for _, w := range e.memberLog.since(memberLog0) {
+		if strings.Contains(w, "/namespaces/"+ns+"/") {
+			own = append(own, w)
+		} else {
+			others = append(others, w)
+		}
+	}
+	if len(others) > 0 {
+		t.Logf("warm restart also wrote for earlier tests' templates:\n%s", strings.Join(others, "\n"))
+	}
+	if len(own) > 2 {
+		t.Errorf("warm restart wrote %d times to members for %s, want only the sentinel's 2:\n%s", len(own), ns, strings.Join(own, "\n"))
 	}
 	if hostWrites > 10 {
 		t.Errorf("warm restart wrote %d times to the host, want only the sentinel's:\n%s", hostWrites,
