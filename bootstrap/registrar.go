@@ -99,6 +99,15 @@ func (g *Registrar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, apierrors.NewInternalError(fmt.Errorf("register cluster %s: sign the agent certificate: %w", req.Cluster, err)))
 		return
 	}
+	cert, err := firstCert(certPEM)
+	if err != nil {
+		writeStatus(w, apierrors.NewInternalError(fmt.Errorf("register cluster %s: the signer's answer: %w", req.Cluster, err)))
+		return
+	}
+	if err := admit(ctx, g.Clusters, req.Cluster, cert); err != nil {
+		writeStatus(w, apierrors.NewInternalError(fmt.Errorf("register cluster %s: record the agent certificate on the Cluster: %w", req.Cluster, err)))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(RegisterResponse{Certificate: string(certPEM), CA: string(caPEM)})
 }

@@ -9,6 +9,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/fleetgate/fleetgate/apis/client"
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 )
 
@@ -33,6 +34,9 @@ type AgentAuthenticator interface {
 type Renewer struct {
 	Agents AgentAuthenticator
 	Signer Signer
+	// Clusters records the new certificate on the Cluster (AgentCertificatesAnnotation), so that
+	// it is admitted; the certificate is not handed out when that fails.
+	Clusters *client.Resource[clusterv1alpha1.Cluster, *clusterv1alpha1.Cluster]
 }
 
 func (g *Renewer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +68,10 @@ func (g *Renewer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cert, err := firstCert(certPEM)
 	if err != nil {
 		writeStatus(w, apierrors.NewInternalError(fmt.Errorf("renew cluster %s's agent certificate: the signer's answer: %w", cluster, err)))
+		return
+	}
+	if err := admit(r.Context(), g.Clusters, cluster, cert); err != nil {
+		writeStatus(w, apierrors.NewInternalError(fmt.Errorf("renew cluster %s's agent certificate: record it on the Cluster: %w", cluster, err)))
 		return
 	}
 	g.Agents.Extend(cluster, cert.NotAfter)

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -14,13 +13,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/rest"
 
+	"github.com/fleetgate/fleetgate/apis/client"
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 	"github.com/fleetgate/fleetgate/certs"
 )
@@ -28,11 +33,10 @@ import (
 // renewGateway is a gateway's tunnel and renewal endpoints with the real tunnel.Server and
 // Renewer, signing with a CA for a short lifetime.
 type renewGateway struct {
-	ca      *certs.CA
-	tunnels *tunnel.Server
-	addr    string // host:port
-	mu      sync.Mutex
-	refused map[string]error
+	ca       *certs.CA
+	tunnels  *tunnel.Server
+	addr     string // host:port
+	clusters *client.Resource[clusterv1alpha1.Cluster, *clusterv1alpha1.Cluster]
 }
 
 func newRenewGateway(t *testing.T, lifetime time.Duration) *renewGateway {
@@ -41,21 +45,36 @@ func newRenewGateway(t *testing.T, lifetime time.Duration) *renewGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &renewGateway{ca: ca, refused: map[string]error{}}
+	// The host's Clusters: member2 and member1 registered in Pull mode ("gone" is not).
+	var objs []runtime.Object
+	for _, name := range []string{"member1", "member2"} {
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&clusterv1alpha1.Cluster{
+			TypeMeta:   metav1.TypeMeta{APIVersion: clusterv1alpha1.GroupVersion.String(), Kind: "Cluster"},
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec:       clusterv1alpha1.ClusterSpec{SyncMode: clusterv1alpha1.Pull},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: u})
+	}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{clusterv1alpha1.GroupVersion.WithResource("clusters"): "ClusterList"}, objs...)
+	g := &renewGateway{ca: ca, clusters: client.Clusters(dyn)}
+	lookup := func(name string) (*clusterv1alpha1.Cluster, bool) {
+		c, err := g.clusters.Get(context.Background(), "", name)
+		return c, err == nil
+	}
 	g.tunnels, err = tunnel.NewServer(tunnel.ServerOptions{
 		TrustedCAs: func() []*x509.CertPool { return []*x509.CertPool{ca.Pool()} },
-		Allower: tunnel.AllowerFunc(func(cluster string) error {
-			g.mu.Lock()
-			defer g.mu.Unlock()
-			return g.refused[cluster]
-		}),
+		Allower:    PullAllower{Lookup: lookup},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(tunnel.Path, g.tunnels)
-	mux.Handle(RenewPath, &Renewer{Agents: g.tunnels, Signer: CASigner{CA: ca, Lifetime: lifetime}})
+	mux.Handle(RenewPath, &Renewer{Agents: g.tunnels, Signer: CASigner{CA: ca, Lifetime: lifetime}, Clusters: g.clusters})
 	srv := httptest.NewUnstartedServer(mux)
 	crt, key, err := ca.Issue(certs.Request{CommonName: "gateway", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 	if err != nil {
@@ -73,8 +92,8 @@ func newRenewGateway(t *testing.T, lifetime time.Duration) *renewGateway {
 }
 
 // agentDir writes what register would: a key and certificate for cluster signed by signer, and the
-// gateway's CA.
-func (g *renewGateway) agentDir(t *testing.T, cluster string, signer Signer) string {
+// gateway's CA; with admitted, the certificate is recorded on the Cluster as register does.
+func (g *renewGateway) agentDir(t *testing.T, cluster string, signer Signer, admitted bool) string {
 	t.Helper()
 	dir := t.TempDir()
 	keyPEM, csrPEM, err := newAgentCSR(cluster)
@@ -85,6 +104,15 @@ func (g *renewGateway) agentDir(t *testing.T, cluster string, signer Signer) str
 	certPEM, _, err := signer.Sign(context.Background(), cluster, block.Bytes)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if admitted {
+		cert, err := firstCert(certPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := admit(context.Background(), g.clusters, cluster, cert); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for name, data := range map[string][]byte{AgentCredentialsFile: append(certPEM, keyPEM...), GatewayCAFile: g.ca.CertPEM()} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
@@ -114,7 +142,7 @@ func TestAgentRenewsWithoutDroppingTheTunnel(t *testing.T) {
 	g := newRenewGateway(t, lifetime)
 	member := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "member2") }))
 	t.Cleanup(member.Close)
-	dir := g.agentDir(t, "member2", CASigner{CA: g.ca, Lifetime: lifetime})
+	dir := g.agentDir(t, "member2", CASigner{CA: g.ca, Lifetime: lifetime}, true)
 	first := readAgentCert(t, dir)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -174,25 +202,24 @@ func TestRenewerRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.mu.Lock()
-	g.refused["gone"] = errors.New("cluster gone is not registered")
-	g.mu.Unlock()
 	for _, tc := range []struct {
 		name, certCluster, forCluster string
 		signer                        Signer
+		admitted                      bool
 		want                          int
 		wantMsg                       string
 	}{
-		{"own cluster", "member2", "member2", CASigner{CA: g.ca}, http.StatusOK, ""},
-		{"another cluster", "member2", "member1", CASigner{CA: g.ca}, http.StatusForbidden, "may renew only cluster member2"},
-		{"untrusted CA", "member2", "member2", CASigner{CA: other}, http.StatusUnauthorized, "certificate signed by unknown authority"},
-		{"unregistered cluster", "gone", "gone", CASigner{CA: g.ca}, http.StatusUnauthorized, "gone is not registered"},
-		{"no certificate", "", "member2", nil, http.StatusUnauthorized, "a client certificate is required"},
+		{"own cluster", "member2", "member2", CASigner{CA: g.ca}, true, http.StatusOK, ""},
+		{"another cluster", "member2", "member1", CASigner{CA: g.ca}, true, http.StatusForbidden, "may renew only cluster member2"},
+		{"untrusted CA", "member2", "member2", CASigner{CA: other}, false, http.StatusUnauthorized, "certificate signed by unknown authority"},
+		{"unregistered cluster", "gone", "gone", CASigner{CA: g.ca}, false, http.StatusUnauthorized, "gone is not registered"},
+		{"certificate not issued for this Cluster", "member1", "member1", CASigner{CA: g.ca}, false, http.StatusUnauthorized, "does not admit this agent certificate"},
+		{"no certificate", "", "member2", nil, false, http.StatusUnauthorized, "a client certificate is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := &tls.Config{RootCAs: g.ca.Pool()}
 			if tc.signer != nil {
-				dir := g.agentDir(t, tc.certCluster, tc.signer)
+				dir := g.agentDir(t, tc.certCluster, tc.signer, tc.admitted)
 				pair, err := LoadAgentCredentials(dir)
 				if err != nil {
 					t.Fatal(err)

@@ -16,7 +16,7 @@ func ExampleServer() {
 	var gatewayCA *x509.CertPool // the CA that signs agent certificates
 	tunnels, err := tunnel.NewServer(tunnel.ServerOptions{
 		TrustedCAs: func() []*x509.CertPool { return []*x509.CertPool{gatewayCA} },
-		Allower: tunnel.AllowerFunc(func(cluster string) error {
+		Allower: tunnel.AllowerFunc(func(cluster string, _ *x509.Certificate) error {
 			return nil // the Cluster exists, is in Pull mode and is not being deleted
 		}),
 	})

@@ -82,7 +82,7 @@ func newGateway(t *testing.T, p *pki, c clock.WithDelayedExecution) *gateway {
 			defer g.mu.Unlock()
 			return g.trusted
 		},
-		Allower: AllowerFunc(func(cluster string) error {
+		Allower: AllowerFunc(func(cluster string, _ *x509.Certificate) error {
 			g.mu.Lock()
 			defer g.mu.Unlock()
 			g.asked = append(g.asked, cluster)

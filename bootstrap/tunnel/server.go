@@ -20,17 +20,17 @@ const Path = "/tunnel"
 // ErrNotConnected is returned when dialing a cluster that has no tunnel open.
 var ErrNotConnected = errors.New("no tunnel connected")
 
-// Allower says whether a cluster may open a tunnel now.
+// Allower says whether a cluster's agent, presenting cert (already verified), may connect now.
 type Allower interface {
-	// Allowed returns nil when cluster may connect. Its error is sent to the agent.
-	Allowed(cluster string) error
+	// Allowed returns nil when cluster may connect with cert. Its error is sent to the agent.
+	Allowed(cluster string, cert *x509.Certificate) error
 }
 
 // AllowerFunc adapts a function to an Allower.
-type AllowerFunc func(cluster string) error
+type AllowerFunc func(cluster string, cert *x509.Certificate) error
 
 // Allowed calls f.
-func (f AllowerFunc) Allowed(cluster string) error { return f(cluster) }
+func (f AllowerFunc) Allowed(cluster string, cert *x509.Certificate) error { return f(cluster, cert) }
 
 // ServerOptions configure a Server.
 type ServerOptions struct {
@@ -123,7 +123,7 @@ func (s *Server) Authenticate(r *http.Request) (string, *x509.Certificate, error
 	if err != nil {
 		return "", nil, err
 	}
-	if err := s.opts.Allower.Allowed(cluster); err != nil {
+	if err := s.opts.Allower.Allowed(cluster, chain[0]); err != nil {
 		return "", nil, fmt.Errorf("cluster %s %w: %w", cluster, errNotAllowed, err)
 	}
 	return cluster, chain[0], nil

@@ -237,7 +237,7 @@ func TestSessionEndsWhenCertificateExpires(t *testing.T) {
 
 func TestNewServerValidates(t *testing.T) {
 	pools := func() []*x509.CertPool { return nil }
-	allow := AllowerFunc(func(string) error { return nil })
+	allow := AllowerFunc(func(string, *x509.Certificate) error { return nil })
 	for _, tc := range []struct {
 		name string
 		opts ServerOptions

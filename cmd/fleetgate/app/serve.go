@@ -16,8 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	toolscache "k8s.io/client-go/tools/cache"
 
-	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
@@ -283,18 +281,9 @@ func (c *serveConfig) run(ctx context.Context) error {
 	// certificate, and only a Pull Cluster that is not being deleted may have one.
 	tunnels, err := tunnel.NewServer(tunnel.ServerOptions{
 		TrustedCAs: trusted,
-		Allower: tunnel.AllowerFunc(func(name string) error {
-			cl, ok := objects.Cluster(name)
-			switch {
-			case !ok:
-				return fmt.Errorf("cluster %s is not registered", name)
-			case cl.Spec.SyncMode != clusterv1alpha1.Pull:
-				return fmt.Errorf("cluster %s is joined in %s mode, not Pull", name, cl.Spec.SyncMode)
-			case cl.DeletionTimestamp != nil:
-				return fmt.Errorf("cluster %s is being deleted", name)
-			}
-			return nil
-		}),
+		// A registered Pull Cluster, not being deleted, that admits the certificate (issued for
+		// this Cluster object, not a predecessor of the same name).
+		Allower: bootstrap.PullAllower{Lookup: objects.Cluster, Live: client.Clusters(c.hostDyn)},
 	})
 	if err != nil {
 		return err
@@ -427,8 +416,8 @@ func (c *serveConfig) run(ctx context.Context) error {
 // endpoints (which authenticate agents by their certificates themselves).
 func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret, tunnels *tunnel.Server, signer bootstrap.Signer) map[string]http.Handler {
 	h := admission.Handlers()
-	h[tunnel.Path] = tunnels                                                     // it verifies the agent's certificate itself
-	h[bootstrap.RenewPath] = &bootstrap.Renewer{Agents: tunnels, Signer: signer} // as the tunnel does
+	h[tunnel.Path] = tunnels                                                                                           // it verifies the agent's certificate itself
+	h[bootstrap.RenewPath] = &bootstrap.Renewer{Agents: tunnels, Signer: signer, Clusters: client.Clusters(c.hostDyn)} // as the tunnel does
 	server := "https://" + net.JoinHostPort(c.advertise(), strconv.Itoa(c.opts.SecurePort))
 	h[token.ClusterInfoPath] = token.ClusterInfoHandler(server, c.ca.CertPEM(), tokenSecrets, time.Now)
 	return h

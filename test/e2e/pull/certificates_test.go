@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -252,6 +253,31 @@ func TestForeignCertificates(t *testing.T) {
 		t.Errorf("member2's certificate renewing after unjoin: %d %s, want 401 not registered", code, body)
 	}
 	member1Answers(t, 1)
+
+	// member2 registered again under the same name: the new registration's certificate opens the
+	// tunnel, the old one (a valid certificate of member2 from the same CA) stays refused.
+	tc := framework.Fleetgate(t, "token", "create", "--kubeconfig", framework.Env.GatewayKubeconfig, "--print-register-command")
+	m := regexp.MustCompile(`register (\S+) --token (\S+) --discovery-token-ca-cert-hash (\S+)`).FindStringSubmatch(tc.Stdout)
+	if tc.Err != nil || m == nil {
+		t.Fatalf("token create: %v %q %s", tc.Err, tc.Stdout, tc.Stderr)
+	}
+	dir := t.TempDir()
+	if r := framework.Fleetgate(t, "register", m[1], "--token", m[2], "--discovery-token-ca-cert-hash", m[3], "--cluster-name", "member2", "--dir", dir); r.Err != nil {
+		t.Fatalf("register member2 again: %v\n%s%s", r.Err, r.Stdout, r.Stderr)
+	}
+	t.Cleanup(func() { framework.Fleetgate(t, "unjoin", "member2", "--kubeconfig", framework.Env.GatewayKubeconfig) })
+	fresh, err := bootstrap.LoadAgentCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws, code, body := dialTunnel(t, fresh, nil); code != http.StatusSwitchingProtocols {
+		t.Errorf("the new registration's certificate: %d %s, want the tunnel opened", code, body)
+	} else {
+		ws.Close()
+	}
+	if _, code, body := dialTunnel(t, m2, nil); code != http.StatusForbidden || !strings.Contains(body, "does not admit this agent certificate") {
+		t.Errorf("the earlier registration's certificate after member2 registered again: %d %s, want 403", code, body)
+	}
 }
 
 // renew posts a renewal for cluster with cert and returns the answer.
