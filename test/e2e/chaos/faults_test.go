@@ -29,7 +29,7 @@ type fault struct {
 }
 
 // faultNames are the faults of a loop, in the order before shuffling.
-var faultNames = []string{"pause", "restart", "kill-gateway", "edit-copy", "delete-copy"}
+var faultNames = []string{"pause", "restart", "kill-gateway", "edit-copy", "delete-copy", "kill-agent"}
 
 // faultPlan is one of each fault named in only (all when empty), aimed and ordered by rng; rng is
 // used the same way whatever only says, so a seed means the same loop with fewer faults.
@@ -56,6 +56,14 @@ func faultPlan(rng *rand.Rand, env *localenv.Env, c *clients, ns string, only []
 		{"kill-gateway", func(ctx context.Context) (string, error) { return restartGateway(ctx, env, holdGateway) }},
 		{"edit-copy", func(ctx context.Context) (string, error) { return editCopy(ctx, c, editIn, edit) }},
 		{"delete-copy", func(ctx context.Context) (string, error) { return deleteCopy(ctx, c, delIn, del) }},
+		{"kill-agent", func(ctx context.Context) (string, error) {
+			for _, name := range members {
+				if m := env.Member(name); m.Pull() {
+					return observed(ctx, c, m.Name, func() (string, error) { return restartAgent(ctx, m, holdRestart) })
+				}
+			}
+			return "no member in Pull mode: no agent to kill", nil
+		}},
 	}
 	rng.Shuffle(len(fs), func(i, j int) { fs[i], fs[j] = fs[j], fs[i] })
 	if len(only) == 0 {
@@ -93,6 +101,18 @@ func restartAPIServer(ctx context.Context, m *localenv.Cluster, hold time.Durati
 		return "", err
 	}
 	return fmt.Sprintf("killed %s's apiserver, down %s, ready again in %s", m.Name, hold.Round(time.Millisecond), time.Since(began).Round(100*time.Millisecond)), nil
+}
+
+// restartAgent kills a Pull member's agent (SIGKILL), keeps it down for hold and starts it again.
+func restartAgent(ctx context.Context, m *localenv.Cluster, hold time.Duration) (string, error) {
+	if err := m.StopAgent(); err != nil {
+		return "", err
+	}
+	sleep(ctx, hold)
+	if err := m.StartAgent(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("killed %s's agent, down %s", m.Name, hold.Round(time.Millisecond)), nil
 }
 
 // restartGateway kills the gateway with SIGKILL, keeps it down for hold and starts it again with

@@ -39,13 +39,9 @@ func TestMain(m *testing.M) {
 		fmt.Printf("chaos: gateway flags %s\n", strings.Join(args, " "))
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		for _, name := range members {
-			r := framework.Run(ctx, "fleetgate", "join", name, "--kubeconfig", env.GatewayKubeconfig, "--cluster-kubeconfig", env.Member(name).Kubeconfig)
-			if r.Err != nil {
-				return fmt.Errorf("join %s: %v\n%s%s", name, r.Err, r.Stdout, r.Stderr)
-			}
-		}
-		return framework.WaitClustersReady(ctx, env, members...)
+		// member2 in Pull mode (its agent's tunnel survives the faults too), unless
+		// $FLEETGATE_E2E_PULL says otherwise.
+		return framework.Join(ctx, env, framework.PullMembers(members[1]), members...)
 	}))
 }
 
