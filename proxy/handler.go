@@ -172,6 +172,7 @@ func NewHandler(c Config) (http.Handler, error) {
 	codecs := scheme.Codecs.WithoutConversion()
 	var h http.Handler = router
 	h = impersonation.WithImpersonation(h, c.Authorizer, codecs)
+	h = authenticatedMetrics(h)
 	h = filters.WithAuthentication(h, c.Authenticator, http.HandlerFunc(unauthorized), nil, nil)
 	h = withMetrics(h, c.Metrics)
 	h = filters.WithRequestInfo(h, NewRequestInfoResolver())

@@ -235,7 +235,7 @@ func TestMetricsNeedAuthenticationAndCountRequests(t *testing.T) {
 	}
 	for _, want := range []string{
 		`fleetgate_requests_total{code="200",group="",resource="configmaps",verb="get"} 1`,
-		`fleetgate_requests_total{code="401",group="",resource="",verb="nonresource"} 1`,
+		`fleetgate_requests_total{code="401",group="",resource="",verb="unauthenticated"} 1`,
 		`fleetgate_request_duration_seconds_count{group="",resource="configmaps",verb="get"} 1`,
 	} {
 		if !strings.Contains(body, want) {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -47,24 +48,44 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // withMetrics counts every request and observes the latency of those that are not long-running
-// (watches and upgraded streams would only distort the histogram).
+// (watches and upgraded streams would only distort the histogram). It wraps authentication, so it
+// sees the refused requests too; those are labelled by code only (verb "unauthenticated"), since
+// their paths are the caller's choice and would make the series unbounded. What the request asked
+// for labels only requests that authenticated (authenticatedMetrics, inside authentication, records
+// it).
 func withMetrics(h http.Handler, m *Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &codeRecorder{ResponseWriter: w, code: http.StatusOK}
-		h.ServeHTTP(rec, r)
-		verb, group, resource := "other", "", ""
-		if info, ok := request.RequestInfoFrom(r.Context()); ok {
-			if info.IsResourceRequest {
-				verb, group, resource = info.Verb, info.APIGroup, info.Resource
-			} else {
-				verb = "nonresource"
+		labels := &metricLabels{verb: "unauthenticated"}
+		h.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), metricLabelsKey{}, labels)))
+		m.requests.WithLabelValues(labels.verb, labels.group, labels.resource, strconv.Itoa(rec.code)).Inc()
+		if labels.verb != "watch" && rec.code != http.StatusSwitchingProtocols {
+			m.latency.WithLabelValues(labels.verb, labels.group, labels.resource).Observe(time.Since(start).Seconds())
+		}
+	})
+}
+
+// metricLabels are what withMetrics labels a request with, filled in once it authenticated.
+type metricLabels struct{ verb, group, resource string }
+
+type metricLabelsKey struct{}
+
+// authenticatedMetrics, placed right after authentication, labels the request for withMetrics by
+// its parsed RequestInfo.
+func authenticatedMetrics(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if labels, ok := r.Context().Value(metricLabelsKey{}).(*metricLabels); ok {
+			labels.verb, labels.group, labels.resource = "other", "", ""
+			if info, ok := request.RequestInfoFrom(r.Context()); ok {
+				if info.IsResourceRequest {
+					labels.verb, labels.group, labels.resource = info.Verb, info.APIGroup, info.Resource
+				} else {
+					labels.verb = "nonresource"
+				}
 			}
 		}
-		m.requests.WithLabelValues(verb, group, resource, strconv.Itoa(rec.code)).Inc()
-		if verb != "watch" && rec.code != http.StatusSwitchingProtocols {
-			m.latency.WithLabelValues(verb, group, resource).Observe(time.Since(start).Seconds())
-		}
+		h.ServeHTTP(w, r)
 	})
 }
 
