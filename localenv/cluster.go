@@ -208,11 +208,13 @@ func (c *Cluster) processes() []*process {
 	return ps
 }
 
-// checkReadyz returns nil when GET <server>/readyz answers 200.
+// checkReadyz returns nil when GET <server>/readyz?verbose answers 200; otherwise the failed checks
+// (kube-apiserver) or the reason (the gateway, which says why only to authenticated callers and
+// with ?verbose).
 func checkReadyz(ctx context.Context, client *http.Client, server string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/readyz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/readyz?verbose", nil)
 	if err != nil {
 		return err
 	}
@@ -223,7 +225,11 @@ func checkReadyz(ctx context.Context, client *http.Client, server string) error 
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK {
-		return errors.New(resp.Status + failedChecks(string(body)))
+		why := failedChecks(string(body))
+		if first, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n"); why == "" && first != "" {
+			why = ": " + first
+		}
+		return errors.New(resp.Status + why)
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ type Config struct {
 	Ready func() error
 	// Metrics records requests (NewMetrics).
 	Metrics *Metrics
-	// Profiling serves /debug/pprof/ to authenticated callers.
+	// Profiling serves /debug/pprof/ to callers the host allows to get that non-resource URL.
 	Profiling bool
 	// Public are served at their exact paths without authentication (the admission webhook the
 	// host calls). They must answer questions only, never act for the caller.
@@ -128,10 +128,12 @@ func NewHandler(c Config) (http.Handler, error) {
 		router.Handle(path, h)
 	}
 	router.Handle("/metrics", c.Metrics.Handler())
+	router.Handle("/readyz", readyVerbose(c.Ready)) // ?verbose only: withPublic answers the rest
 	if c.Profiling {
-		router.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		router.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		router.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
+		// As kube-apiserver has it: the caller must be allowed to get the non-resource URL.
+		router.Handle("/debug/pprof/profile", allowNonResource(c.Authorizer, http.HandlerFunc(pprof.Profile)))
+		router.Handle("/debug/pprof/trace", allowNonResource(c.Authorizer, http.HandlerFunc(pprof.Trace)))
+		router.PathPrefix("/debug/pprof/").Handler(allowNonResource(c.Authorizer, http.HandlerFunc(pprof.Index)))
 	}
 	// toHost serves what no member view takes: writes of propagatable kinds through the admission
 	// pipeline, everything else straight to the host.

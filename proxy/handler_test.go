@@ -61,9 +61,12 @@ var testAuthn = authenticator.RequestFunc(func(r *http.Request) (*authenticator.
 	return nil, false, nil
 })
 
-// testAuthz lets only admin impersonate.
+// testAuthz lets only admin impersonate and read /debug/pprof.
 var testAuthz = authorizer.AuthorizerFunc(func(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
 	if a.GetVerb() == "impersonate" && a.GetUser().GetName() == "admin" {
+		return authorizer.DecisionAllow, "", nil
+	}
+	if !a.IsResourceRequest() && a.GetVerb() == "get" && strings.HasPrefix(a.GetPath(), "/debug/pprof") && a.GetUser().GetName() == "admin" {
 		return authorizer.DecisionAllow, "", nil
 	}
 	return authorizer.DecisionDeny, "only admin impersonates", nil
@@ -214,8 +217,15 @@ func TestHealthIsAnonymousAndReadyReflectsChecks(t *testing.T) {
 	mu.Lock()
 	notReady = errors.New("host unreachable")
 	mu.Unlock()
-	if resp, body := do(t, "GET", gw.URL+"/readyz", nil); resp.StatusCode != 503 || !strings.Contains(body, "host unreachable") {
-		t.Errorf("/readyz while not ready: %d %q", resp.StatusCode, body)
+	// Anonymous callers learn ready or not, never why (the host's errors are not theirs to read);
+	// ?verbose is for authenticated callers, and says why.
+	for _, p := range []string{"/readyz", "/readyz?verbose"} {
+		if resp, body := do(t, "GET", gw.URL+p, nil); resp.StatusCode == 200 || strings.Contains(body, "host unreachable") {
+			t.Errorf("anonymous %s while not ready: %d %q, want a failure that does not say why", p, resp.StatusCode, body)
+		}
+	}
+	if resp, body := do(t, "GET", gw.URL+"/readyz?verbose", map[string][]string{"Authorization": {"Bearer alice"}}); resp.StatusCode != 503 || !strings.Contains(body, "host unreachable") {
+		t.Errorf("authenticated /readyz?verbose while not ready: %d %q, want 503 with the reason", resp.StatusCode, body)
 	}
 	if len(host.seen()) != 0 {
 		t.Errorf("health checks reached the host")
@@ -265,5 +275,41 @@ func TestStreamingResponsesAreFlushed(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("first chunk did not arrive while the host held the stream open")
+	}
+}
+
+// With --profiling, /debug/pprof/ is for callers the host allows to get that non-resource URL, as
+// kube-apiserver has it; any other authenticated caller gets 403.
+func TestProfilingNeedsTheNonResourceURL(t *testing.T) {
+	host := &fakeHost{release: make(chan struct{})}
+	hostSrv := httptest.NewTLSServer(host)
+	t.Cleanup(hostSrv.Close)
+	t.Cleanup(func() { close(host.release) })
+	h, err := NewHandler(Config{
+		Host:          &rest.Config{Host: hostSrv.URL, TLSClientConfig: rest.TLSClientConfig{CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hostSrv.Certificate().Raw})}},
+		Authenticator: testAuthn,
+		Authorizer:    testAuthz,
+		Ready:         func() error { return nil },
+		Metrics:       NewMetrics(),
+		Profiling:     true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := httptest.NewServer(h)
+	t.Cleanup(gw.Close)
+	for _, tc := range []struct {
+		who  string
+		want int
+	}{{"", http.StatusUnauthorized}, {"alice", http.StatusForbidden}, {"admin", http.StatusOK}} {
+		hdr := map[string][]string{}
+		if tc.who != "" {
+			hdr["Authorization"] = []string{"Bearer " + tc.who}
+		}
+		for _, p := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1"} {
+			if resp, body := do(t, "GET", gw.URL+p, hdr); resp.StatusCode != tc.want {
+				t.Errorf("%q GET %s: %d %.200q, want %d", tc.who, p, resp.StatusCode, body, tc.want)
+			}
+		}
 	}
 }
