@@ -55,7 +55,16 @@ func (c *Controller) memberStates(ps *pass, targets []workv1alpha2.TargetCluster
 		}
 		st.status, _, _ = unstructured.NestedMap(live.Object, "status")
 		st.counted = true
-		st.observed = ps.results[t.Name].applied && generationObserved(live)
+		// What this pass (or the last) wrote may not have come back through the watch yet: the
+		// watched copy is then the one before, whose controller may well have observed it, but
+		// not what the template now asks. Not observed until the watch catches up (its event
+		// brings the template back).
+		written := ""
+		if sl := ps.slots[t.Name]; sl.done.ok() && sl.done.action == actApply {
+			written = sl.done.written
+		}
+		behind := written != "" && newer(written, live.GetResourceVersion())
+		st.observed = ps.results[t.Name].applied && !behind && generationObserved(live)
 		st.health = healthOf(live, st.observed)
 		out[t.Name] = st
 	}
