@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fleetgate/fleetgate/bootstrap/access"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -37,7 +38,7 @@ var (
 )
 
 // ClusterLabel labels the CertificateRequests made for a cluster's agent with the cluster's name.
-const ClusterLabel = "fleetgate.io/cluster"
+const ClusterLabel = access.ClusterLabel
 
 // Issuer kinds of cert-manager.
 const (

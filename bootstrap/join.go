@@ -21,6 +21,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/apis/client"
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+	"github.com/fleetgate/fleetgate/bootstrap/access"
 	"github.com/fleetgate/fleetgate/certs"
 )
 
@@ -34,7 +35,7 @@ const (
 	impersonatorRole       = "fleetgate:impersonator"
 	managedByLabel         = "app.kubernetes.io/managed-by"
 	managedByValue         = "fleetgate"
-	clusterLabel           = "fleetgate.io/cluster"
+	clusterLabel           = access.ClusterLabel
 	maxClusterNameLength   = 48
 	defaultTokenExpiration = 365 * 24 * time.Hour
 )

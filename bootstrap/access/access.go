@@ -13,6 +13,7 @@ import (
 	"github.com/fleetgate/fleetgate/apis/client"
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
+	"github.com/fleetgate/fleetgate/certs"
 )
 
 // Getter returns the configuration to reach a member as the gateway's propagation identity.
@@ -80,9 +81,21 @@ func (h *Host) configFor(ctx context.Context, c *clusterv1alpha1.Cluster, ref *c
 	if ref == nil {
 		return nil, fmt.Errorf("cluster %s: no secret reference", c.Name)
 	}
+	// Whoever may write a Cluster names its Secret: only the cluster's own, in fleetgate-system and
+	// labelled for it (as join makes them), is ever sent to a member, so a Cluster cannot make the
+	// gateway send another Secret of the host to its apiEndpoint.
+	if ref.Namespace != certs.Namespace {
+		return nil, fmt.Errorf("cluster %s: credentials secret %s/%s: credentials are read only from namespace %s", c.Name, ref.Namespace, ref.Name, certs.Namespace)
+	}
 	s, err := h.Secrets.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: credentials secret %s/%s: %w", c.Name, ref.Namespace, ref.Name, err)
+	}
+	switch owner, ok := s.Labels[ClusterLabel]; {
+	case !ok:
+		return nil, fmt.Errorf("cluster %s: credentials secret %s/%s is not labelled %s=%s", c.Name, ref.Namespace, ref.Name, ClusterLabel, c.Name)
+	case owner != c.Name:
+		return nil, fmt.Errorf("cluster %s: credentials secret %s/%s is labelled for cluster %s", c.Name, ref.Namespace, ref.Name, owner)
 	}
 	token := string(s.Data[clusterv1alpha1.SecretTokenKey])
 	if token == "" {
@@ -125,3 +138,6 @@ func (h *Host) pullConfig(c *clusterv1alpha1.Cluster) (*rest.Config, error) {
 	}
 	return cfg, nil
 }
+
+// ClusterLabel labels a credentials Secret with the cluster it is for (join sets it).
+const ClusterLabel = "fleetgate.io/cluster"

@@ -7,6 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/fleetgate/fleetgate/certs"
+
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 )
@@ -62,5 +68,52 @@ func TestPullClusterThroughItsTunnel(t *testing.T) {
 	h.Tunnels = nil
 	if _, err := h.Config(context.Background(), "member2"); err == nil || !strings.Contains(err.Error(), "cluster member2") {
 		t.Errorf("without a tunnel server: %v", err)
+	}
+}
+
+// TestCredentialsOnlyFromTheClustersOwnSecret: a Push Cluster's secretRef can name only a Secret
+// in fleetgate-system labelled for that cluster; any other Secret of the host (another namespace's,
+// or another cluster's) is never read into a member request, whoever wrote the Cluster.
+func TestCredentialsOnlyFromTheClustersOwnSecret(t *testing.T) {
+	secret := func(ns, name, labelledFor string) *corev1.Secret {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Data: map[string][]byte{clusterv1alpha1.SecretTokenKey: []byte("token-of-" + ns + "/" + name)}}
+		if labelledFor != "" {
+			s.Labels = map[string]string{ClusterLabel: labelledFor}
+		}
+		return s
+	}
+	kube := fake.NewSimpleClientset(
+		secret(certs.Namespace, "member1", "member1"),
+		secret(certs.Namespace, "member2", "member2"),
+		secret(certs.Namespace, "unlabelled", ""),
+		secret("kube-system", "admin-token", "member1"),
+	)
+	push := func(ns, name string) *clusterv1alpha1.Cluster {
+		c := &clusterv1alpha1.Cluster{Spec: clusterv1alpha1.ClusterSpec{SyncMode: clusterv1alpha1.Push, APIEndpoint: "https://127.0.0.1:1",
+			SecretRef: &clusterv1alpha1.LocalSecretReference{Namespace: ns, Name: name}}}
+		c.Name = "member1"
+		return c
+	}
+	for _, tc := range []struct {
+		name, ns, secret, wantErr string
+	}{
+		{"its own", certs.Namespace, "member1", ""},
+		{"another namespace", "kube-system", "admin-token", "only from namespace " + certs.Namespace},
+		{"another cluster's", certs.Namespace, "member2", "labelled for cluster member2"},
+		{"unlabelled", certs.Namespace, "unlabelled", "not labelled " + ClusterLabel + "=member1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &Host{Clusters: clusters{"member1": push(tc.ns, tc.secret)}, Secrets: kube}
+			cfg, err := h.Config(context.Background(), "member1")
+			switch {
+			case tc.wantErr == "" && (err != nil || cfg.BearerToken != "token-of-"+tc.ns+"/"+tc.secret):
+				t.Fatalf("Config = %v, %v; want the cluster's own token", cfg, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("Config = %v, %v; want an error containing %q", cfg, err, tc.wantErr)
+			case tc.wantErr != "" && !strings.Contains(err.Error(), "member1"):
+				t.Errorf("error %q does not name the cluster", err)
+			}
+		})
 	}
 }
