@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 )
 
@@ -39,8 +40,18 @@ func Register(ctx context.Context, host kubernetes.Interface, baseURL string, ca
 		Name: "mutate.policy.fleetgate.io", ClientConfig: cc(MutatePath), Rules: rules, FailurePolicy: &fail,
 		SideEffects: &none, TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
 	}}}
+	clusterRules := []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{clusterv1alpha1.GroupVersion.Group}, APIVersions: []string{clusterv1alpha1.GroupVersion.Version}, Resources: []string{"clusters"}, Scope: &scope,
+		},
+	}}
 	validating := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: meta, Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 		Name: "validate.policy.fleetgate.io", ClientConfig: cc(ValidatePath), Rules: rules, FailurePolicy: &fail,
+		SideEffects: &none, TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
+	}, {
+		// Clusters name their credentials in fleetgate-system only (issue 10, item 5).
+		Name: "validate.cluster.fleetgate.io", ClientConfig: cc(ValidatePath), Rules: clusterRules, FailurePolicy: &fail,
 		SideEffects: &none, TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
 	}}}
 	ar := host.AdmissionregistrationV1()

@@ -5,15 +5,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"sort"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 	"github.com/fleetgate/fleetgate/apis/policy/v1alpha1/validation"
+	"github.com/fleetgate/fleetgate/certs"
 	"github.com/fleetgate/fleetgate/webhook"
 )
 
@@ -74,11 +79,14 @@ func deny(err error) *admissionv1.AdmissionResponse {
 	return &admissionv1.AdmissionResponse{Allowed: false, Result: &status}
 }
 
-// validate applies Karmada's rules to a policy.
+// validate applies Karmada's rules to a policy, and fleetgate's to a Cluster.
 func validate(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	obj, err := decode(req)
 	if err != nil {
 		return deny(err)
+	}
+	if obj.GetKind() == "Cluster" && obj.GroupVersionKind().Group == clusterv1alpha1.GroupVersion.Group {
+		return validateCluster(obj)
 	}
 	errs, err := webhook.ValidatePolicy(obj)
 	if err != nil {
@@ -135,4 +143,30 @@ func equalJSON(a, b any) bool {
 	x, err1 := json.Marshal(a)
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
+// validateCluster: a Cluster names its credentials in fleetgate-system only (the gateway reads no
+// other namespace's Secrets for it, see bootstrap/access), and a Push endpoint is an https URL.
+func validateCluster(obj *unstructured.Unstructured) *admissionv1.AdmissionResponse {
+	var c clusterv1alpha1.Cluster
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &c); err != nil {
+		return deny(err)
+	}
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	for name, ref := range map[string]*clusterv1alpha1.LocalSecretReference{"secretRef": c.Spec.SecretRef, "impersonatorSecretRef": c.Spec.ImpersonatorSecretRef} {
+		if ref != nil && ref.Namespace != certs.Namespace {
+			errs = append(errs, field.NotSupported(spec.Child(name, "namespace"), ref.Namespace, []string{certs.Namespace}))
+		}
+	}
+	if e := c.Spec.APIEndpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, field.Invalid(spec.Child("apiEndpoint"), e, "must be an https://host[:port] URL"))
+		}
+	}
+	if len(errs) > 0 {
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
+		return deny(apierrors.NewInvalid(clusterv1alpha1.GroupVersion.WithKind("Cluster").GroupKind(), c.Name, errs))
+	}
+	return &admissionv1.AdmissionResponse{Allowed: true}
 }

@@ -94,3 +94,31 @@ func TestMutateDefaultsPropagationPolicies(t *testing.T) {
 		t.Errorf("override policy patched: %+v", r)
 	}
 }
+
+// Clusters name their credentials in fleetgate-system only, and a Push endpoint must be an https
+// URL: the host refuses anything else at admission, naming the field.
+func TestValidateCluster(t *testing.T) {
+	cluster := func(spec string) string {
+		return `{"apiVersion":"cluster.karmada.io/v1alpha1","kind":"Cluster","metadata":{"name":"member1"},"spec":` + spec + `}`
+	}
+	for _, tc := range []struct {
+		name, spec, want string
+	}{
+		{"as join makes it", `{"syncMode":"Push","apiEndpoint":"https://127.0.0.1:6443","secretRef":{"namespace":"fleetgate-system","name":"member1"},"impersonatorSecretRef":{"namespace":"fleetgate-system","name":"member1-impersonator"}}`, ""},
+		{"Pull", `{"syncMode":"Pull"}`, ""},
+		{"secret in kube-system", `{"syncMode":"Push","apiEndpoint":"https://127.0.0.1:6443","secretRef":{"namespace":"kube-system","name":"admin-token"}}`, "spec.secretRef.namespace"},
+		{"impersonator secret elsewhere", `{"syncMode":"Push","apiEndpoint":"https://127.0.0.1:6443","secretRef":{"namespace":"fleetgate-system","name":"member1"},"impersonatorSecretRef":{"namespace":"default","name":"x"}}`, "spec.impersonatorSecretRef.namespace"},
+		{"endpoint not https", `{"syncMode":"Push","apiEndpoint":"http://attacker.example:80","secretRef":{"namespace":"fleetgate-system","name":"member1"}}`, "spec.apiEndpoint"},
+		{"endpoint not a URL", `{"syncMode":"Push","apiEndpoint":"::not a url","secretRef":{"namespace":"fleetgate-system","name":"member1"}}`, "spec.apiEndpoint"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := review(t, ValidatePath, "Cluster", cluster(tc.spec))
+			switch {
+			case tc.want == "" && !r.Allowed:
+				t.Errorf("denied: %+v", r.Result)
+			case tc.want != "" && (r.Allowed || !strings.Contains(r.Result.Message, tc.want)):
+				t.Errorf("want denied naming %s, got allowed=%v %+v", tc.want, r.Allowed, r.Result)
+			}
+		})
+	}
+}
