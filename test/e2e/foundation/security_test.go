@@ -117,3 +117,22 @@ func TestServiceAccountTokenGetsItsOwnRBAC(t *testing.T) {
 type cmdError struct{ r framework.Result }
 
 func (e *cmdError) Error() string { return e.r.Err.Error() + ": " + e.r.Stderr }
+
+// TestClusterCredentialsStayInFleetgateSystem: a Cluster naming a Secret outside fleetgate-system,
+// or a plain-http endpoint, is refused at admission, naming the field; nothing is stored.
+func TestClusterCredentialsStayInFleetgateSystem(t *testing.T) {
+	gw := framework.Env.GatewayKubeconfig
+	for _, tc := range []struct{ spec, field string }{
+		{`{syncMode: Push, apiEndpoint: "https://127.0.0.1:1", secretRef: {namespace: kube-system, name: admin-token}}`, "spec.secretRef.namespace"},
+		{`{syncMode: Push, apiEndpoint: "http://127.0.0.1:1", secretRef: {namespace: fleetgate-system, name: stolen}}`, "spec.apiEndpoint"},
+	} {
+		r := framework.KubectlStdin(t, gw, "apiVersion: cluster.karmada.io/v1alpha1\nkind: Cluster\nmetadata: {name: thief}\nspec: "+tc.spec+"\n", "apply", "-f", "-")
+		if r.Err == nil || !strings.Contains(r.Stderr, tc.field) {
+			t.Errorf("Cluster with %s: %v\n%s%s; want refused naming %s", tc.spec, r.Err, r.Stdout, r.Stderr, tc.field)
+		}
+	}
+	if r := framework.KubectlResult(t, gw, "get", "cluster", "thief"); r.Err == nil {
+		t.Errorf("a refused Cluster was stored: %s", r.Stdout)
+		framework.KubectlResult(t, gw, "delete", "cluster", "thief")
+	}
+}
