@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -38,6 +39,10 @@ func Handlers() map[string]http.Handler {
 
 const maxReviewBytes = 3 << 20
 
+// reviewReadTimeout bounds how long a review's body may take to arrive (kube-apiserver gives its
+// webhooks 10s at most; 30s leaves room for a slow host).
+var reviewReadTimeout = 30 * time.Second
+
 // reviewHandler decodes an AdmissionReview, lets review answer it, and encodes the answer.
 func reviewHandler(review func(*admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,6 +50,8 @@ func reviewHandler(review func(*admissionv1.AdmissionRequest) *admissionv1.Admis
 			http.Error(w, "POST an admission.k8s.io/v1 AdmissionReview", http.StatusMethodNotAllowed)
 			return
 		}
+		// The endpoint is public: a body that trickles in may not hold the connection.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(reviewReadTimeout))
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)

@@ -1,12 +1,17 @@
 package admission
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -120,5 +125,46 @@ func TestValidateCluster(t *testing.T) {
 				t.Errorf("want denied naming %s, got allowed=%v %+v", tc.want, r.Allowed, r.Result)
 			}
 		})
+	}
+}
+
+// A client that sends its body a byte at a time cannot hold a review endpoint (public, no
+// credentials) open: the body must arrive within the read deadline, or the answer is 400 and the
+// connection is let go while the client is still sending.
+func TestReviewBodyReadDeadline(t *testing.T) {
+	old := reviewReadTimeout
+	reviewReadTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { reviewReadTimeout = old })
+	srv := httptest.NewServer(Handlers()[ValidatePath])
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const bodyLen = 40
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", ValidatePath, bodyLen)
+	var sent atomic.Int32
+	go func() {
+		for range bodyLen {
+			if _, err := conn.Write([]byte(" ")); err != nil {
+				return
+			}
+			sent.Add(1)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a trickled body: %v", err)
+	}
+	resp.Body.Close()
+	// With the 200ms deadline the answer comes after a few of the 40 bytes (one per 50ms); without
+	// one, only once the whole body is in.
+	if n := sent.Load(); n > bodyLen/2 {
+		t.Fatalf("the endpoint waited for the trickled body (%d of %d bytes sent)", n, bodyLen)
+	}
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("trickled body: %s, want 400", resp.Status)
 	}
 }
