@@ -129,7 +129,7 @@ func renewLoop(ctx context.Context, gateway string, roots *x509.CertPool, creds 
 
 // renewOnce sends a CSR for a new key to the gateway, authenticated by the current certificate.
 func renewOnce(ctx context.Context, client *http.Client, gateway string, creds *agentCredentials) error {
-	keyPEM, csrPEM, err := newAgentCSR(creds.cluster)
+	keyPEM, csrPEM, err := NewAgentCSR(creds.cluster)
 	if err != nil {
 		return err
 	}

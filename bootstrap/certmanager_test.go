@@ -24,7 +24,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/fleetgate/fleetgate/certs"
 	"github.com/fleetgate/fleetgate/localenv"
 	"github.com/fleetgate/fleetgate/localenv/envtest"
 )
@@ -171,38 +170,9 @@ func TestCertManagerSigner(t *testing.T) {
 	}
 
 	// The issuer: a CA ClusterIssuer, its key pair in cert-manager's cluster resource namespace.
-	ca, err := certs.NewCA("fleetgate-test-agent-issuer")
+	ca, err := env.CreateCAClusterIssuer(ctx, "agents")
 	if err != nil {
 		t.Fatal(err)
-	}
-	caKey, err := ca.KeyPEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kube.CoreV1().Secrets(env.CertManagerNamespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "agents-ca"},
-		Type:       corev1.SecretTypeTLS,
-		Data:       map[string][]byte{corev1.TLSCertKey: ca.CertPEM(), corev1.TLSPrivateKeyKey: caKey},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dyn.Resource(clusterIssuersResource).Create(ctx, &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "cert-manager.io/v1",
-		"kind":       "ClusterIssuer",
-		"metadata":   map[string]any{"name": "agents"},
-		"spec":       map[string]any{"ca": map[string]any{"secretName": "agents-ca"}},
-	}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		iss, err := dyn.Resource(clusterIssuersResource).Get(ctx, "agents", metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		c := conditions(iss)["Ready"]
-		return c != nil && c["status"] == "True", nil
-	}); err != nil {
-		t.Fatalf("ClusterIssuer agents never became Ready: %v", err)
 	}
 	const ns = "fleetgate-system"
 	crs := dyn.Resource(CertificateRequestsResource).Namespace(ns)

@@ -91,7 +91,7 @@ func Register(ctx context.Context, o RegisterOptions) error {
 	fmt.Fprintf(out, "[discovery] cluster-info is signed by the token and its CA matches the pin; the gateway is %s\n", server)
 
 	fmt.Fprintf(out, "[tls-bootstrap] Generating the agent's key and requesting its certificate\n")
-	key, csrPEM, err := newAgentCSR(o.Cluster)
+	key, csrPEM, err := NewAgentCSR(o.Cluster)
 	if err != nil {
 		return fmt.Errorf("[tls-bootstrap] %w", err)
 	}
@@ -141,8 +141,8 @@ func LoadAgentCredentials(dir string) (tls.Certificate, error) {
 	return pair, nil
 }
 
-// newAgentCSR generates a new ECDSA P-256 key for cluster's agent and a CSR for it (both PEM).
-func newAgentCSR(cluster string) (keyPEM, csrPEM []byte, err error) {
+// NewAgentCSR generates a new ECDSA P-256 key for cluster's agent and a CSR for it (both PEM).
+func NewAgentCSR(cluster string) (keyPEM, csrPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate a key: %w", err)

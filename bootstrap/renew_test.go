@@ -96,7 +96,7 @@ func newRenewGateway(t *testing.T, lifetime time.Duration) *renewGateway {
 func (g *renewGateway) agentDir(t *testing.T, cluster string, signer Signer, admitted bool) string {
 	t.Helper()
 	dir := t.TempDir()
-	keyPEM, csrPEM, err := newAgentCSR(cluster)
+	keyPEM, csrPEM, err := NewAgentCSR(cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,9 +147,16 @@ func TestAgentRenewsWithoutDroppingTheTunnel(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var connects atomic.Int32
+	connected := make(chan struct{}, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- RunAgent(ctx, AgentOptions{Gateway: g.addr, Dir: dir, Member: &rest.Config{Host: member.URL}, OnConnect: func() { connects.Add(1) }})
+		done <- RunAgent(ctx, AgentOptions{Gateway: g.addr, Dir: dir, Member: &rest.Config{Host: member.URL}, OnConnect: func() {
+			connects.Add(1)
+			select {
+			case connected <- struct{}{}:
+			default:
+			}
+		}})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -159,18 +166,22 @@ func TestAgentRenewsWithoutDroppingTheTunnel(t *testing.T) {
 	})
 
 	c := &http.Client{Transport: &http.Transport{DialContext: g.tunnels.DialerFor("member2")}, Timeout: 5 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for !g.tunnels.Connected("member2") {
-		if time.Now().After(deadline) {
-			t.Fatal("the agent did not connect")
-		}
-		time.Sleep(20 * time.Millisecond)
+	timeout := time.After(30 * time.Second)
+	select {
+	case <-connected:
+	case <-timeout:
+		t.Fatal("the agent did not connect")
 	}
 	serials := map[string]bool{first.SerialNumber.String(): true}
 	requests := 0
+	// A request every 20ms (the load the renewals must not disturb) until two renewals are seen.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for len(serials) < 3 {
-		if time.Now().After(deadline) {
+		select {
+		case <-timeout:
 			t.Fatalf("after %d requests, %d certificates seen, want 3 (two renewals)", requests, len(serials))
+		case <-tick.C:
 		}
 		resp, err := c.Get("http://" + tunnel.AgentAddress + "/version")
 		if err != nil {
@@ -184,7 +195,6 @@ func TestAgentRenewsWithoutDroppingTheTunnel(t *testing.T) {
 		requests++
 		cur := readAgentCert(t, dir)
 		serials[cur.SerialNumber.String()] = true
-		time.Sleep(20 * time.Millisecond)
 	}
 	if n := connects.Load(); n != 1 {
 		t.Errorf("the agent connected %d times, want once: renewal must not drop the tunnel", n)
@@ -226,7 +236,7 @@ func TestRenewerRefuses(t *testing.T) {
 				}
 				cfg.Certificates = []tls.Certificate{pair}
 			}
-			_, csrPEM, err := newAgentCSR(tc.forCluster)
+			_, csrPEM, err := NewAgentCSR(tc.forCluster)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,23 +14,17 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/fleetgate/fleetgate/certs"
 	"github.com/fleetgate/fleetgate/localenv"
 	"github.com/fleetgate/fleetgate/localenv/envtest"
 )
 
-var (
-	clusterIssuers      = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "clusterissuers"}
-	certificateRequests = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificaterequests"}
-)
+var certificateRequests = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificaterequests"}
 
 // TestCertManager starts a host alone with Options.CertManager and has cert-manager's real controllers
 // sign a CertificateRequest with a CA ClusterIssuer. Objects are unstructured (dynamic client), so the
@@ -45,44 +39,18 @@ func TestCertManager(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	kube, err := kubernetes.NewForConfig(env.Host.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dyn, err := dynamic.NewForConfig(env.Host.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	// The CA key pair, as a kubernetes.io/tls Secret in the cluster resource namespace.
-	ca, err := certs.NewCA("localenv-test-issuer-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caKey, err := ca.KeyPEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = kube.CoreV1().Secrets(env.CertManagerNamespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "test-ca"},
-		Type:       corev1.SecretTypeTLS,
-		Data:       map[string][]byte{corev1.TLSCertKey: ca.CertPEM(), corev1.TLSPrivateKeyKey: caKey},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	// A CA ClusterIssuer, its key pair as a kubernetes.io/tls Secret in the cluster resource
+	// namespace; CreateCAClusterIssuer waits until cert-manager reports it Ready.
 	began := time.Now()
-	_, err = dyn.Resource(clusterIssuers).Create(ctx, &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "cert-manager.io/v1",
-		"kind":       "ClusterIssuer",
-		"metadata":   map[string]any{"name": "test-ca"},
-		"spec":       map[string]any{"ca": map[string]any{"secretName": "test-ca"}},
-	}}, metav1.CreateOptions{})
+	ca, err := env.CreateCAClusterIssuer(ctx, "test-ca")
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitConditions(ctx, t, dyn.Resource(clusterIssuers), "test-ca", "Ready")
 	t.Logf("ClusterIssuer Ready %s after its creation", time.Since(began).Round(time.Millisecond))
 
 	// A CSR for a fresh ECDSA key.

@@ -3,21 +3,21 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/transport"
 	"k8s.io/klog/v2"
+
+	"github.com/fleetgate/fleetgate/apitransport"
+	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 )
 
 // hostProxy forwards requests to the host apiserver with the gateway's own credential, acting as the
@@ -31,8 +31,8 @@ type hostProxy struct {
 
 // newHostProxy builds the reverse proxy to the apiserver described by cfg (the host with the
 // gateway's credential, or a member with its impersonating one); what names it in errors.
-// Regular requests share an HTTP/2-capable transport; upgrade requests (exec, attach, port-forward on
-// host objects) use an HTTP/1.1-only transport, since HTTP/2 cannot carry an upgrade.
+// Both regular and upgrade requests (exec, attach, port-forward) go over HTTP/1.1
+// (apitransport.HTTP1), upgrades in a pool of their own.
 func newHostProxy(cfg *rest.Config, what string) (*hostProxy, error) {
 	target, err := url.Parse(cfg.Host)
 	if err != nil {
@@ -41,11 +41,11 @@ func newHostProxy(cfg *rest.Config, what string) (*hostProxy, error) {
 	if target.Scheme == "" || target.Host == "" {
 		return nil, fmt.Errorf("host URL %q: want scheme://host:port", cfg.Host)
 	}
-	regular, err := hostTransport(cfg)
+	regular, err := apitransport.HTTP1(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("host transport: %w", err)
 	}
-	upgrade, err := hostTransport(cfg)
+	upgrade, err := apitransport.HTTP1(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("host upgrade transport: %w", err)
 	}
@@ -91,33 +91,6 @@ func (h *hostProxy) Do(req *http.Request) (*http.Response, error) {
 	out.Host = ""
 	stripCredentials(out.Header)
 	return h.transport.RoundTrip(out)
-}
-
-// hostTransport is an HTTP/1.1 transport to the host with the gateway's credentials and enough idle
-// connections for every concurrent client request: over HTTP/1.1 a proxied request costs fewer
-// goroutine hand-offs than over one multiplexed HTTP/2 connection, and upgrades need HTTP/1.1 anyway.
-func hostTransport(cfg *rest.Config) (http.RoundTripper, error) {
-	tlsCfg, err := rest.TLSConfigFor(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if tlsCfg != nil {
-		tlsCfg.NextProtos = []string{"http/1.1"}
-	}
-	t := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     tlsCfg,
-		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConns:        1024,
-		MaxIdleConnsPerHost: 512,
-		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   false,
-		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}
-	if cfg.Dial != nil {
-		t.DialContext = cfg.Dial // a Pull member: through its agent's tunnel
-	}
-	return rest.HTTPWrappersForConfig(cfg, t)
 }
 
 // stripCredentials removes every header through which a client could claim an identity. The gateway

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httputil"
-	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/fleetgate/fleetgate/apitransport"
 )
 
 // AgentErrorHeader marks an answer the agent made itself because it could not reach its member's
@@ -21,34 +21,17 @@ const AgentErrorHeader = "Fleetgate-Agent-Error"
 // gateway sent is removed, so the member sees the agent's identity; Impersonate-* headers pass
 // through, so the agent's identity (which must be allowed to impersonate) acts as the gateway's user.
 //
-// It speaks HTTP/1.1 to the apiserver: Go's HTTP/2 transport carries WebSocket upgrades over
-// HTTP/1.1 but would send a SPDY upgrade (exec, attach, port-forward) over HTTP/2, where it cannot
-// work. When the apiserver cannot be reached, it answers 502 with AgentErrorHeader, which
+// It speaks HTTP/1.1 to the apiserver (apitransport.HTTP1), so that SPDY upgrades work. When the
+// apiserver cannot be reached, it answers 502 with AgentErrorHeader, which
 // AgentErrors turns back into a transport error at the gateway.
 func NewAPIServerProxy(cfg *rest.Config) (http.Handler, error) {
 	target, _, err := rest.DefaultServerUrlFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("apiserver proxy: %w", err)
 	}
-	tlsCfg, err := rest.TLSConfigFor(cfg)
+	rt, err := apitransport.HTTP1(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("apiserver proxy: TLS for %s: %w", target, err)
-	}
-	if tlsCfg != nil {
-		tlsCfg.NextProtos = []string{"http/1.1"}
-	}
-	t := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     tlsCfg,
-		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}
-	rt, err := rest.HTTPWrappersForConfig(cfg, t)
-	if err != nil {
-		return nil, fmt.Errorf("apiserver proxy: credentials for %s: %w", target, err)
+		return nil, fmt.Errorf("apiserver proxy: transport for %s: %w", target, err)
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {

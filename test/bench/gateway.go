@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -217,3 +219,29 @@ func pct(d []time.Duration, p int) time.Duration {
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
 
 func round(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+
+// gatewayCPUProfile fetches a 10s CPU profile from the gateway (started with --profiling), as the
+// environment's admin.
+func gatewayCPUProfile(ctx context.Context, env *localenv.Env) ([]byte, error) {
+	hc, err := rest.HTTPClientFor(env.GatewayConfig)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env.GatewayURL+"/debug/pprof/profile?seconds=10", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	prof, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("gateway CPU profile: %s: %s", resp.Status, bytes.TrimSpace(prof[:min(len(prof), 512)]))
+	}
+	return prof, nil
+}

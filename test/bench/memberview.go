@@ -482,11 +482,6 @@ func benchPod(member string, i int) *corev1.Pod {
 // profileMerged takes a CPU profile of the gateway (/debug/pprof/profile, --profiling) for 10s while
 // one client lists the merged JSON view in a loop, and writes it to o.mvProfile.
 func profileMerged(ctx context.Context, env *localenv.Env, gwRaw *rawClient, n int, o options, out io.Writer) error {
-	cfg := rest.CopyConfig(env.GatewayConfig)
-	hc, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return err
-	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var lists int
@@ -505,24 +500,12 @@ func profileMerged(ctx context.Context, env *localenv.Env, gwRaw *rawClient, n i
 		}
 	}()
 	time.Sleep(500 * time.Millisecond) // the load is under way
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.Host, "/")+"/debug/pprof/profile?seconds=10", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	prof, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("gateway CPU profile: %s: %s", resp.Status, bytes.TrimSpace(prof[:min(len(prof), 512)]))
-	}
+	prof, err := gatewayCPUProfile(ctx, env)
 	cancel()
 	<-done
+	if err != nil {
+		return err
+	}
 	if loadErr != nil {
 		return loadErr
 	}

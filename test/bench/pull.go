@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"sync"
 	"text/tabwriter"
@@ -151,7 +150,6 @@ func profilePull(ctx context.Context, env *localenv.Env, pullCfg *rest.Config, g
 		return err
 	}
 	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
@@ -160,28 +158,12 @@ func profilePull(ctx context.Context, env *localenv.Env, pullCfg *rest.Config, g
 			}
 		})
 	}
-	defer wg.Wait()
-	hc, err := rest.HTTPClientFor(env.GatewayConfig)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env.GatewayURL+"/debug/pprof/profile?seconds=10", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	prof, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("gateway CPU profile: %s", resp.Status)
-	}
+	prof, err := gatewayCPUProfile(ctx, env)
 	cancel()
+	wg.Wait()
+	if err != nil {
+		return err
+	}
 	if err := os.WriteFile(file, prof, 0o644); err != nil {
 		return err
 	}

@@ -146,12 +146,14 @@ func TestReviewBodyReadDeadline(t *testing.T) {
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", ValidatePath, bodyLen)
 	var sent atomic.Int32
 	go func() {
+		tick := time.NewTicker(50 * time.Millisecond) // the slow client: one byte per tick
+		defer tick.Stop()
 		for range bodyLen {
 			if _, err := conn.Write([]byte(" ")); err != nil {
 				return
 			}
 			sent.Add(1)
-			time.Sleep(50 * time.Millisecond)
+			<-tick.C
 		}
 	}()
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +33,8 @@ func startFleetgate(t *testing.T, args ...string) *agentProcess {
 	cmd := exec.CommandContext(ctx, filepath.Join(framework.Env.BinDir, "fleetgate"), args...)
 	a := &agentProcess{cmd: cmd, cancel: cancel, out: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = a.out, a.out
+	// Killed with the test binary too, should it die before stop.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
