@@ -18,11 +18,13 @@ import (
 	"github.com/fleetgate/fleetgate/propagate/claim"
 )
 
-// commit sends the real write to the host. A claimed object written as a create or update gets the
-// propagation finalizer and the claim annotations in the same write (a protobuf or CBOR body is
-// re-encoded as JSON for that); patches and server-side apply are committed as sent and the
-// reconciler adds them right after. The host's answer is decoded whatever its encoding, since
-// dispatch derives the member copies from it.
+// commit sends the real write to the host. A claimed object written as a JSON create or update gets
+// the propagation finalizer and the claim annotations in the same write (the body is decoded as
+// unstructured JSON, so every field survives). Any other body — protobuf, CBOR, YAML — is sent byte
+// for byte as the client sent it: rebuilding it from the gateway's compiled types would drop every
+// field those types do not know (a newer host's, a newer kubectl's). Those writes, patches and
+// server-side apply get the marks from the reconciler right after, as a patch of the gateway's own.
+// The host's answer is decoded whatever its encoding, for dispatch (its name and resourceVersion).
 type commit struct {
 	handlesWrites
 	host     Host
@@ -39,15 +41,16 @@ type Observer interface {
 var _ MutationInterface = commit{}
 
 func (c commit) Admit(_ context.Context, a *Attributes) error {
-	body, contentType := a.Body, ""
-	if a.Plan != nil && a.Plan.Claimed() && (a.Operation == Create || a.Operation == Update) {
-		if obj, err := decodeObject(a.Request.Header.Get("Content-Type"), body); err == nil {
+	body := a.Body
+	if a.Plan != nil && a.Plan.Claimed() && (a.Operation == Create || a.Operation == Update) && isJSON(a.Request.Header.Get("Content-Type")) {
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(body); err == nil {
 			if b, err := withPropagationMarks(obj, a.Plan.Claim.Ref); err == nil {
-				body, contentType = b, "application/json"
+				body = b
 			}
 		}
 	}
-	resp, err := sendAs(c.host, a, body, contentType)
+	resp, err := send(c.host, a, body, nil, "")
 	if err != nil {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("host control plane unreachable: %v", err))
 	}

@@ -33,18 +33,9 @@ func (e *HostError) Error() string {
 // maxResponseBytes bounds what the pipeline buffers from the host.
 const maxResponseBytes = 64 << 20
 
-// sendAs replays the client's request to the host with another body, of contentType ("" keeps it).
-func sendAs(h Host, a *Attributes, body []byte, contentType string) (*HostResponse, error) {
-	return sendWith(h, a, body, nil, "", contentType)
-}
-
 // send replays the client's request to the host with body and extra query parameters, asking for
 // accept ("" keeps the client's Accept).
 func send(h Host, a *Attributes, body []byte, query url.Values, accept string) (*HostResponse, error) {
-	return sendWith(h, a, body, query, accept, "")
-}
-
-func sendWith(h Host, a *Attributes, body []byte, query url.Values, accept, contentType string) (*HostResponse, error) {
 	req := a.Request.Clone(a.Request.Context())
 	req.RequestURI = ""
 	u := *a.Request.URL
@@ -59,9 +50,6 @@ func sendWith(h Host, a *Attributes, body []byte, query url.Values, accept, cont
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	if accept != "" {
 		req.Header.Set("Accept", accept)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := h.Do(req)
 	if err != nil {
