@@ -27,6 +27,9 @@ type Config struct {
 	Dispatcher Dispatcher
 	// Observer, when set, learns of committed policies at once (read your writes).
 	Observer Observer
+	// Namespaces says which host namespaces reach every member by themselves: the member dry-run
+	// creates only those in a member that lacks them (nil: none).
+	Namespaces Namespaces
 	// MemberDryRun turns the member dry-run plugin on (flag --member-dry-run, default true).
 	MemberDryRun bool
 	// MemberDryRunTimeout bounds the member dry-run (default 5s).
@@ -54,7 +57,7 @@ func NewPipeline(c Config) Chain {
 		override{},
 	}
 	if c.MemberDryRun {
-		chain = append(chain, memberDryRun{clients: c.Clients, namespaces: namespaces, timeout: c.MemberDryRunTimeout})
+		chain = append(chain, memberDryRun{clients: c.Clients, propagated: c.Namespaces, namespaces: namespaces, timeout: c.MemberDryRunTimeout})
 	}
 	return append(chain,
 		commit{host: c.Host, observer: c.Observer},

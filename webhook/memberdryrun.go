@@ -26,14 +26,29 @@ type MemberClients interface {
 	Dynamic(ctx context.Context, cluster string) (dynamic.Interface, error)
 }
 
+// Namespaces says whether a host namespace goes to every Ready member by itself, whatever is
+// written into it (the reconciler implements it: not reserved, not labelled
+// namespace.karmada.io/skip-auto-propagation=true).
+type Namespaces interface {
+	NamespacePropagated(name string) bool
+}
+
 // memberDryRun sends each per-cluster object to its Ready target as a dry run, in parallel, within
 // timeout. A rejection by any member (or an override that failed for it) fails the client's write
 // with a Status naming each cluster and its reason, so nothing is stored. Unreachable clusters are
 // skipped (the reconciler catches up); an unmanaged object in the way is not a rejection either
 // (conflictResolution decides, and the binding reports it).
+//
+// A dry run writes nothing, and neither does anything it needs: a namespace missing in a member is
+// created there first only when the host namespace goes to every member by itself (so its copy is
+// no trace of this write). Otherwise that member's check is skipped: nothing can be in the way in a
+// namespace that does not exist, and the member's own verdict comes at dispatch, on the binding.
 type memberDryRun struct {
 	handlesWrites
-	clients    MemberClients
+	clients MemberClients
+	// propagated says which host namespaces reach the members by themselves (nil: none).
+	propagated Namespaces
+	// namespaces remembers the namespaces known to exist in each member.
 	namespaces *member.Namespaces
 	timeout    time.Duration
 }
@@ -92,14 +107,20 @@ func (m memberDryRun) dryRun(ctx context.Context, gvr schema.GroupVersionResourc
 		logger.V(2).Info("Member dry-run skipped", "err", err)
 		return "", false
 	}
-	// The namespace is created for real: namespaces go to every member anyway.
 	ns := cp.Object.GetNamespace()
-	if err := m.namespaces.Ensure(ctx, c, cluster, ns); err != nil && !isAPIError(err) {
-		logger.V(2).Info("Member dry-run skipped", "err", err)
-		return "", false
+	if ns != "" && m.propagated != nil && m.propagated.NamespacePropagated(ns) {
+		// Created for real, as the namespace's own propagation does (or is about to).
+		if err := m.namespaces.Ensure(ctx, c, cluster, ns); err != nil && !isAPIError(err) {
+			logger.V(2).Info("Member dry-run skipped", "err", err)
+			return "", false
+		}
 	}
 	out, err := member.Apply(ctx, c, gvr, cp.Object, member.ApplyOptions{DryRun: true, Overwrite: true})
 	switch {
+	case ns != "" && isMissingNamespace(err, ns):
+		m.namespaces.Forget(cluster, ns)
+		logger.V(2).Info("Member dry-run skipped: the namespace is not in the member", "namespace", ns)
+		return "", true
 	case err == nil && (out.GetResourceVersion() == "" || overwrite):
 		return "", true
 	case err == nil:
@@ -127,6 +148,16 @@ func resourceFor(c dynamic.Interface, gvr schema.GroupVersionResource, ns string
 func isAPIError(err error) bool {
 	var s apierrors.APIStatus
 	return errors.As(err, &s)
+}
+
+// isMissingNamespace says err is the member's "namespace ns not found".
+func isMissingNamespace(err error, ns string) bool {
+	var s apierrors.APIStatus
+	if !apierrors.IsNotFound(err) || !errors.As(err, &s) {
+		return false
+	}
+	d := s.Status().Details
+	return d != nil && d.Kind == "namespaces" && d.Name == ns
 }
 
 // isMissingResource tells a 404 for the resource type from a 404 for an object.

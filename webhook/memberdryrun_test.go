@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
+	"github.com/fleetgate/fleetgate/propagate/claim"
 	"github.com/fleetgate/fleetgate/propagate/member"
 	"github.com/fleetgate/fleetgate/propagate/plan"
 )
@@ -101,5 +103,72 @@ func TestMemberDryRunNamesEveryFailingCluster(t *testing.T) {
 	}
 	if len(causes) != len(want) {
 		t.Errorf("got %d causes, want %d: %v", len(causes), len(want), causes)
+	}
+}
+
+// propagatedNamespaces is the reconciler's answer: these host namespaces go to every member.
+type propagatedNamespaces map[string]bool
+
+func (p propagatedNamespaces) NamespacePropagated(name string) bool { return p[name] }
+
+// memberWithoutNamespaces answers a write into any namespace it has not had created with the
+// NamespaceLifecycle admission's 404, as kube-apiserver does, and records the namespaces created.
+func memberWithoutNamespaces() (dynamic.Interface, *[]string) {
+	c := fake.NewSimpleDynamicClient(runtime.NewScheme())
+	var created []string
+	c.PrependReactor("create", "namespaces", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		obj := a.(clienttesting.CreateAction).GetObject().(*unstructured.Unstructured)
+		created = append(created, obj.GetName())
+		return true, obj, nil
+	})
+	c.PrependReactor("patch", "configmaps", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if !slices.Contains(created, a.GetNamespace()) {
+			return true, nil, apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, a.GetNamespace())
+		}
+		obj := &unstructured.Unstructured{}
+		_ = obj.UnmarshalJSON(a.(clienttesting.PatchAction).GetPatch())
+		return true, obj, nil
+	})
+	return c, &created
+}
+
+// TestMemberDryRunCreatesNoNamespace: checking a write into a namespace a member lacks creates
+// that namespace there only when the host namespace goes to every member by itself; otherwise
+// the member's check is skipped (nothing can be in the way there), never turned into a rejection.
+func TestMemberDryRunCreatesNoNamespace(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		propagated bool
+		created    []string
+	}{
+		{"namespace not propagated", false, nil},
+		{"namespace propagated", true, []string{"default"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := &unstructured.Unstructured{}
+			if err := obj.UnmarshalJSON([]byte(cm)); err != nil {
+				t.Fatal(err)
+			}
+			mem, created := memberWithoutNamespaces()
+			a := &Attributes{
+				Operation: Create,
+				GVR:       schema.GroupVersionResource{Version: "v1", Resource: "configmaps"},
+				Resolved:  obj,
+				Plan: &plan.Plan{Spec: &policyv1alpha1.PropagationSpec{}, Claim: claim.Decision{Ref: claim.Ref{Namespace: "default", Name: "cms"}}, Clusters: map[string]*plan.ClusterPlan{
+					"m1": {Cluster: readyCluster("m1"), Object: obj.DeepCopy()},
+				}},
+			}
+			m := memberDryRun{clients: fakeMembers{"m1": mem}, propagated: propagatedNamespaces{obj.GetNamespace(): tc.propagated},
+				namespaces: member.NewNamespaces(time.Minute), timeout: 10 * time.Second}
+			if err := m.Validate(context.Background(), a); err != nil {
+				t.Fatalf("Validate = %v, want no rejection", err)
+			}
+			if !slices.Equal(*created, tc.created) {
+				t.Errorf("namespaces created in the member: %v, want %v", *created, tc.created)
+			}
+			if !a.Checked["m1"] {
+				t.Errorf("m1 not marked checked (nothing can be in the way): %v", a.Checked)
+			}
+		})
 	}
 }

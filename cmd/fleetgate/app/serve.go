@@ -366,7 +366,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 		MayPropagate: func(info *request.RequestInfo) bool { return webhook.MayClaim(objects, mapper, info) },
 		Pipeline: func(host webhook.Host) http.Handler {
 			return webhook.NewHandler(webhook.NewPipeline(webhook.Config{
-				Host: host, Cache: objects, Observer: objects, Clients: members, Dispatcher: dispatcher{reconciler},
+				Host: host, Cache: objects, Observer: objects, Clients: members, Dispatcher: dispatcher{reconciler}, Namespaces: reconciler,
 				MemberDryRun: c.opts.MemberDryRun, DispatchTimeout: c.opts.DispatchTimeout,
 			}))
 		},

@@ -140,3 +140,43 @@ placement:
 		}
 	}
 }
+
+// TestRejectedWriteLeavesNoTrace: a write that member1 rejects at admission, into a namespace that
+// does not go to the members by itself (skip-auto-propagation) and that only member1 has, leaves
+// nothing on member2: the member dry-run does not create the namespace there to check the object
+// (member2's verdict would come at dispatch; nothing can be in its way in a missing namespace). A
+// good write into the same namespace still reaches both members, the namespace created for it.
+func TestRejectedWriteLeavesNoTrace(t *testing.T) {
+	ns := "no-trace"
+	framework.Apply(t, gw(), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+ns+"\n  labels: {namespace.karmada.io/skip-auto-propagation: \"true\"}\n")
+	t.Cleanup(func() { framework.KubectlResult(t, gw(), "delete", "namespace", ns, "--wait=false") })
+	framework.Apply(t, gw(), pp(ns, "first", "first", "clusterAffinity:\n  clusterNames: [member1]"))
+	framework.Kubectl(t, gw(), "-n", ns, "create", "deployment", "first", "--image", "nginx")
+	waitMember(t, "member1", ns, "deployment", "first", present) // and so the namespace, in member1 only
+	framework.Apply(t, gw(), pp(ns, "both", "", "clusterAffinity:\n  clusterNames: [member1, member2]"))
+	framework.Apply(t, gw(), fmt.Sprintf(`apiVersion: policy.karmada.io/v1alpha1
+kind: OverridePolicy
+metadata: {name: breaks-member1, namespace: %s}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: bad}]
+  overrideRules:
+  - targetCluster: {clusterNames: [member1]}
+    overriders:
+      plaintext: [{path: /spec/replicas, operator: replace, value: -5}]
+`, ns))
+	r := framework.KubectlResult(t, gw(), "-n", ns, "create", "deployment", "bad", "--image", "nginx")
+	if r.Err == nil {
+		t.Fatal("a Deployment that member1 must reject after overrides was accepted")
+	}
+	if !strings.Contains(r.Stderr, "member1") || strings.Contains(r.Stderr, "cluster member2") {
+		t.Errorf("rejection does not name member1 alone: %s", r.Stderr)
+	}
+	// The rejection came after the dry-run on both members had finished.
+	if u := getMember(t, "member2", "", "namespace", ns); u != nil {
+		t.Errorf("the rejected write left namespace %s in member2 (labels %v)", ns, u.GetLabels())
+	}
+	framework.Kubectl(t, gw(), "-n", ns, "create", "deployment", "good", "--image", "nginx")
+	for _, m := range []string{"member1", "member2"} {
+		waitMember(t, m, ns, "deployment", "good", present)
+	}
+}
