@@ -137,7 +137,7 @@ func readAgentCert(t *testing.T, dir string) *x509.Certificate {
 // always match.
 func TestAgentRenewsWithoutDroppingTheTunnel(t *testing.T) {
 	// Short enough to be done before the agent's first ping (5s): the gateway side of remotedialer
-	// v0.6.1 races on a ping (see DESIGN-NOTES), which -race would report.
+	// v0.6.1 races on a ping (see docs/ARCHITECTURE.md, "Known limits"), which -race would report.
 	const lifetime = 1500 * time.Millisecond
 	g := newRenewGateway(t, lifetime)
 	member := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "member2") }))

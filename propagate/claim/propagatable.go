@@ -20,7 +20,7 @@ var reservedNamespaces = map[string]bool{
 func IsReservedNamespace(ns string) bool { return reservedNamespaces[ns] }
 
 // Propagatable reports whether objects of gvk in namespace (empty for cluster-scoped objects)
-// may be propagated to member clusters (DESIGN.md "Request flow", step 5). Never propagated: the
+// may be propagated to member clusters (docs/ARCHITECTURE.md, 4.5). Never propagated: the
 // fleetgate and Karmada API groups (*.karmada.io, *.fleetgate.io), events (core and
 // events.k8s.io), leases, the review kinds (authentication.k8s.io, authorization.k8s.io,
 // admission.k8s.io, imagepolicy.k8s.io), CertificateSigningRequests, and anything in a reserved

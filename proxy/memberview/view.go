@@ -72,7 +72,7 @@ func New(cfg Config) *View {
 	return v
 }
 
-// DefaultResources are the member-native resources of the default view, as DESIGN.md lists them.
+// DefaultResources are the member-native resources of the default view (docs/ARCHITECTURE.md, 8).
 var DefaultResources = []schema.GroupResource{
 	{Resource: "pods"}, {Resource: "nodes"}, {Resource: "endpoints"},
 	{Group: "apps", Resource: "replicasets"}, {Group: "apps", Resource: "controllerrevisions"},

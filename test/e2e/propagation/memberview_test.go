@@ -161,7 +161,7 @@ func TestMemberViews(t *testing.T) {
 					}
 				})
 				// exec -it: a terminal on both ends (script gives kubectl one).
-				// Known (DESIGN-NOTES, Pull clusters): through a Pull member's tunnel the last output
+				// Known (docs/ARCHITECTURE.md, "Known limits"): through a Pull member's tunnel the last output
 				// before the remote end closes is sometimes lost (remotedialer v0.6.1's close path);
 				// up to 3 attempts, each failure logged.
 				for attempt := 1; ; attempt++ {
