@@ -7,5 +7,5 @@
 // The handler is a chain of WithX filters assembled in one place (NewHandler). State travels between
 // filters only through typed context helpers (k8s.io/apiserver/pkg/endpoints/request).
 //
-// It does not decide what is propagated (webhook/ and propagate/ do) and it holds no durable state.
+// It does not decide what is propagated (pipeline/ and propagate/ do) and it holds no durable state.
 package proxy

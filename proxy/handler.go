@@ -20,7 +20,6 @@ import (
 
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	"github.com/fleetgate/fleetgate/proxy/memberview"
-	"github.com/fleetgate/fleetgate/webhook"
 )
 
 // Config is what the front door needs. Every field is required.
@@ -44,13 +43,9 @@ type Config struct {
 	// Authenticated are served at their exact paths to authenticated callers (the user in the
 	// request's context), before anything else; they authorise the caller themselves.
 	Authenticated map[string]http.Handler
-	// Pipeline, when set, builds the admission pipeline that writes of propagatable kinds pass
-	// (webhook.Handles decides which); it is given the host as the caller. Nil: every request goes
-	// straight to the host.
-	Pipeline func(host webhook.Host) http.Handler
-	// MayPropagate, when set, narrows what enters the pipeline further: a write it refuses goes
-	// straight to the host (webhook.MayClaim: no policy could claim it).
-	MayPropagate func(info *request.RequestInfo) bool
+	// Writes, when set, is the write pipeline (pipeline.Pipeline): the requests it Handles go
+	// through it; nil: every request goes straight to the host.
+	Writes Writes
 	// Clusters, when set, serves the cluster proxy (/clusters/{name}/… and Karmada's
 	// …/clusters/{name}/proxy/…) with the members' impersonating credentials. Nil: those paths go
 	// to the host like any other.
@@ -58,6 +53,13 @@ type Config struct {
 	// MemberView, when set (with Clusters), serves the merged member views: its Resources (the
 	// default view) at their usual paths, any resource under /clusters/*/.
 	MemberView *MemberViewConfig
+}
+
+// Writes is a write path of its own for some requests: the one decision which (Handles) and how
+// they are served.
+type Writes interface {
+	http.Handler
+	Handles(info *request.RequestInfo) bool
 }
 
 // MemberViewConfig is what the merged member views need besides the members' credentials.
@@ -114,7 +116,8 @@ func NewRequestInfoResolver() request.RequestInfoResolver {
 //     member-native resources (reads, subresources and writes by name: package memberview, each
 //     member as the context user), the cluster proxy (clusters/proxy checked on the host, then the
 //     member as the context user; /clusters/*/ merged), writes of propagatable kinds through the
-//     admission pipeline (webhook/), then everything else to the host as the context user.
+//     write pipeline (Config.Writes: package pipeline), then everything else to the host as the
+//     context user.
 func NewHandler(c Config) (http.Handler, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -138,12 +141,11 @@ func NewHandler(c Config) (http.Handler, error) {
 	// toHost serves what no member view takes: writes of propagatable kinds through the admission
 	// pipeline, everything else straight to the host.
 	var toHost http.Handler = host
-	if c.Pipeline != nil {
-		pipeline := c.Pipeline(host)
+	if c.Writes != nil {
 		toHost = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			info, ok := request.RequestInfoFrom(r.Context())
-			if ok && webhook.Handles(info) && (c.MayPropagate == nil || c.MayPropagate(info)) {
-				pipeline.ServeHTTP(w, r)
+			if ok && c.Writes.Handles(info) {
+				c.Writes.ServeHTTP(w, r)
 				return
 			}
 			host.ServeHTTP(w, r)

@@ -79,8 +79,21 @@ func newHostProxy(cfg *rest.Config, what string) (*hostProxy, error) {
 
 func (h *hostProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.proxy.ServeHTTP(w, r) }
 
+// Caller sends requests to an apiserver as the authenticated caller in each request's context.
+type Caller interface {
+	Do(req *http.Request) (*http.Response, error)
+}
+
+// NewCaller returns a client of the host control plane (cfg: the gateway's own credential) that
+// acts as the caller in each request's context, by impersonation, with any credential the client
+// sent stripped, exactly as the front door's reverse proxy to the host. The write pipeline sends its
+// dry runs and commits through it (pipeline.Host).
+func NewCaller(cfg *rest.Config) (Caller, error) {
+	return newHostProxy(cfg, "host control plane")
+}
+
 // Do sends a request (path and query only) to the host as the user in its context, with the same
-// credential stripping as the reverse proxy. It implements webhook.Host.
+// credential stripping as the reverse proxy.
 func (h *hostProxy) Do(req *http.Request) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	out.RequestURI = ""

@@ -1,9 +1,11 @@
-// Package webhook owns the admission pipeline of writes that pass through the gateway: a chain of
-// small plugins (resolve, policy, match, schedule, override, member dry-run, commit, dispatch) behind
-// one admission-style interface, in the spirit of k8s.io/apiserver/pkg/admission; and (sub-package
-// admission) the validating and mutating webhook for fleetgate's policy kinds that the host calls,
-// so policies written straight to the host are checked the same way.
+// Package webhook owns the admission webhooks that the host control plane calls at the gateway: for
+// fleetgate's policy kinds (PropagationPolicy, ClusterPropagationPolicy, OverridePolicy,
+// ClusterOverridePolicy) a mutating endpoint that applies Karmada's defaults and a validating
+// endpoint that applies Karmada's rules, so policies written straight to the host are defaulted and
+// checked exactly like those written through the gateway; for Clusters a validating endpoint
+// (credentials only by reference to fleetgate-system Secrets labelled for the cluster, https API
+// endpoints); and the registration of all of them in the host.
 //
-// It does not route requests (proxy/ decides which writes enter the pipeline), does not keep members
-// converged after the fact (propagate/reconcile does) and holds no state between requests.
+// It does not authenticate callers (the endpoints answer questions and change nothing). The
+// gateway's own write path is package pipeline.
 package webhook

@@ -6,5 +6,5 @@
 //
 // It is pure: it reads the objects it is given and never talks to an apiserver. It does not decide
 // where an object goes (propagate/placement does) and it does not write the template to the host
-// (the admission pipeline and the reconciler do, with the annotations Set computes).
+// (the write pipeline and the reconciler do, with the annotations Set computes).
 package claim

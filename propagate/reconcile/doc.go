@@ -15,8 +15,8 @@
 // plan.Compute and writes only to the host. One queue per member cluster (keys: {cluster, template})
 // writes only to that member; these queues are the only writers to members, so a slow or
 // unreachable cluster delays nobody else and a later decision can never lose to an earlier one. The
-// admission pipeline does not write copies to members either (its member dry-run creates at most a
-// missing namespace that goes to every member anyway, see NamespacePropagated): Dispatch hands it
+// write pipeline does not write copies to members either (its member dry-run creates at most a
+// missing namespace that goes to every member anyway, see NamespacePropagated): Handoff hands it
 // the committed template and waits until its Ready targets hold that version. The outcome of a member write is kept in memory
 // and sends the template back to the template queue, which then records it in the binding. What a
 // member holds is recorded per cluster in the binding's annotation fleetgate.io/applied-hashes, so

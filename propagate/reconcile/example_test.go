@@ -16,7 +16,7 @@ import (
 	"github.com/fleetgate/fleetgate/propagate/reconcile"
 )
 
-// The gateway runs one reconciler over the cache it shares with the admission pipeline; the
+// The gateway runs one reconciler over the cache it shares with the write pipeline; the
 // pipeline's dispatch step calls Enqueue once it wrote (or failed to write) to the members.
 func Example() {
 	var hostConfig *rest.Config // the gateway's host credential
@@ -38,9 +38,9 @@ func Example() {
 	})
 	go func() { _ = r.Run(ctx) }()
 
-	// In the admission pipeline's dispatch plugin, after the commit: the reconciler writes the
+	// In the write pipeline's handoff, after the commit: the reconciler writes the
 	// members and the write returns once the Ready ones have their copies (or after 2s).
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_ = r.Dispatch(dctx, reconcile.Key{Kind: schema.GroupKind{Kind: "ConfigMap"}, Namespace: "default", Name: "web-config"}, "42", nil)
+	_ = r.Handoff(dctx, reconcile.Key{Kind: schema.GroupKind{Kind: "ConfigMap"}, Namespace: "default", Name: "web-config"}, "42", nil)
 }

@@ -107,7 +107,7 @@ func TestOneKindTwoVersions(t *testing.T) {
 }
 
 // Keys that never need a second look are not queued again on a timer: a policy's key (the
-// admission pipeline used to hand every committed policy to the reconciler, which requeued it
+// write pipeline used to hand every committed policy to the reconciler, which requeued it
 // every second forever). Queue delays run on a fake clock, stepped far ahead before a marker key
 // goes through the same queue.
 func TestNoTimerRequeues(t *testing.T) {
@@ -149,8 +149,8 @@ func TestNoTimerRequeues(t *testing.T) {
 	}
 }
 
-// Dispatch returns once every Ready target holds the template's copy of that version: the
-// admission pipeline's "when the write returns, the members have it".
+// Handoff returns once every Ready target holds the template's copy of that version: the
+// write pipeline's "when the write returns, the members have it".
 func TestDispatchWaitsForMembers(t *testing.T) {
 	e := sharedEnv(t)
 	c, _ := e.startControllerWith(t, nil, nil)
@@ -179,14 +179,14 @@ func TestDispatchWaitsForMembers(t *testing.T) {
 			t.Fatal(err)
 		}
 		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		err = c.Dispatch(dctx, reconcile.Key{Kind: schema.GroupKind{Kind: "ConfigMap"}, Namespace: ns, Name: "web"}, out.ResourceVersion, nil)
+		err = c.Handoff(dctx, reconcile.Key{Kind: schema.GroupKind{Kind: "ConfigMap"}, Namespace: ns, Name: "web"}, out.ResourceVersion, nil)
 		cancel()
 		if err != nil {
 			t.Fatalf("dispatch of version %d: %v", i, err)
 		}
 		for _, m := range []string{"member1", "member2"} {
 			if err := e.hasCopy(m, configMaps, ns, "web", "v", fmt.Sprint(i)); err != nil {
-				t.Errorf("when Dispatch returned: %v", err)
+				t.Errorf("when Handoff returned: %v", err)
 			}
 		}
 	}

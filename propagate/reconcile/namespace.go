@@ -54,7 +54,7 @@ func (c *Controller) syncNamespace(ctx context.Context, key Key, ns *unstructure
 // NamespacePropagated says whether the host namespace name goes to every Ready member by itself
 // (syncNamespace): it exists in the host, is not reserved, being deleted or labelled
 // namespace.karmada.io/skip-auto-propagation=true. False too when the namespaces' watch does not
-// know it (yet). The admission pipeline's member dry-run creates a missing namespace in a member
+// know it (yet). The write pipeline's member dry-run creates a missing namespace in a member
 // only when this is true, since only then is its copy no trace of the write being checked.
 func (c *Controller) NamespacePropagated(name string) bool {
 	if claim.IsReservedNamespace(name) {

@@ -35,7 +35,7 @@ type Options struct {
 	Host dynamic.Interface
 	// Kube is the host's typed client: discovery (RESTMapper) and events.
 	Kube kubernetes.Interface
-	// Cache is the shared cache of fleetgate objects (the admission pipeline reads the same one).
+	// Cache is the shared cache of fleetgate objects (the write pipeline reads the same one).
 	// Nil: the controller creates its own. Run starts it either way (starting twice is harmless).
 	Cache *cache.Cache
 	// Members reaches member clusters. Nil: member.NewClients over bootstrap/access's Host getter

@@ -42,7 +42,7 @@ func (c *Controller) sync(ctx context.Context, key Key) error {
 	}
 	obj, ok := k.get(key)
 	if want := c.waiters.oldest(key); !ok || want != "" && newer(want, obj.GetResourceVersion()) {
-		// The informer may lag behind a template the admission pipeline just wrote: ask the host.
+		// The informer may lag behind a template the write pipeline just wrote: ask the host.
 		live, err := c.resource(k, key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
@@ -215,7 +215,7 @@ func (c *Controller) propagate(ctx context.Context, key Key, k *kind, obj *unstr
 	}
 	c.removeFromOthers(ps, cur, targets)
 	if !c.readyAmong(ps.pendingOn) {
-		c.waiters.release(key, obj.GetResourceVersion()) // what Dispatch waits for is done
+		c.waiters.release(key, obj.GetResourceVersion()) // what Handoff waits for is done
 	}
 	if ps.pending {
 		return nil // the clusters' outcomes bring the template back

@@ -74,7 +74,7 @@ type slot struct {
 	// stale: the copy the binding records is not there (a sweep did not find it, or fleetgate
 	// deleted it since): the record must not be trusted.
 	stale bool
-	// clear: the admission pipeline's member dry-run found no unmanaged object of that name in the
+	// clear: the write pipeline's member dry-run found no unmanaged object of that name in the
 	// way, so the first write need not read first.
 	clear bool
 	// reported is the last failure reported as an event for deletes (applies are reported from

@@ -6,7 +6,7 @@ import (
 	"sync"
 )
 
-// waiters lets the admission pipeline wait for the reconciler: Dispatch registers a waiter for a
+// waiters lets the write pipeline wait for the reconciler: Handoff registers a waiter for a
 // template at the resourceVersion it committed; the template worker releases it once a pass over
 // that version (or a later one) has left no Ready target waiting for its copy.
 type waiters struct {
@@ -96,13 +96,13 @@ func newer(a, b string) bool {
 	return x > y
 }
 
-// Dispatch hands a template the admission pipeline just committed (at resourceVersion) to the
+// Handoff takes a template the write pipeline just committed (at resourceVersion) to the
 // reconciler and waits until a pass over that version has left none of its Ready target clusters
 // waiting: each holds the copy, or has answered why it does not. It returns ctx's error when ctx
 // ends first; the reconciler carries on regardless. checked names the clusters where the
 // pipeline's member dry-run found no unmanaged object in the way, so the first write there need
 // not read first. The per-member queues stay the only writers to members.
-func (c *Controller) Dispatch(ctx context.Context, key Key, resourceVersion string, checked map[string]bool) error {
+func (c *Controller) Handoff(ctx context.Context, key Key, resourceVersion string, checked map[string]bool) error {
 	for cluster, ok := range checked {
 		if ok {
 			c.tracker.setClear(key, cluster)

@@ -61,7 +61,11 @@ func TestWatchInitialEventsEndAfterMemberStreamBreaks(t *testing.T) {
 	c.expectEvent(t, "ADDED", "a", "web-1", "map[a:10]")
 	// b's initial events end (its ADDED may wait in the gateway's buffer until the next write:
 	// see TestWatchFlushesBeforeDroppedBookmark).
-	sb.send(podEvent("ADDED", "api-1", "20"), bookmarkEvent("21", true))
+	// b's change after its bookmark reaches the client only after the gateway took the bookmark:
+	// from then on b's end is known, whatever the timing of a's stream below.
+	sb.send(podEvent("ADDED", "api-1", "20"), bookmarkEvent("21", true), podEvent("MODIFIED", "api-1", "22"))
+	c.expectEvent(t, "ADDED", "b", "api-1", "map[a:10 b:20]")
+	c.expectEvent(t, "MODIFIED", "b", "api-1", "map[a:10 b:22]")
 	close(sa.hangUp) // before a's initial events have ended
 	again := ws.members["a"].next(t)
 	// As kube-apiserver: initial events and their end only when asked for them.

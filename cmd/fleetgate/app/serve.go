@@ -24,8 +24,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
@@ -41,6 +39,7 @@ import (
 	"github.com/fleetgate/fleetgate/bootstrap/token"
 	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 	"github.com/fleetgate/fleetgate/certs"
+	"github.com/fleetgate/fleetgate/pipeline"
 	"github.com/fleetgate/fleetgate/propagate/cache"
 	"github.com/fleetgate/fleetgate/propagate/clusterstatus"
 	"github.com/fleetgate/fleetgate/propagate/member"
@@ -48,7 +47,6 @@ import (
 	"github.com/fleetgate/fleetgate/proxy"
 	"github.com/fleetgate/fleetgate/proxy/memberview"
 	"github.com/fleetgate/fleetgate/webhook"
-	"github.com/fleetgate/fleetgate/webhook/admission"
 )
 
 // serveOptions are the flags of `fleetgate serve`.
@@ -122,7 +120,7 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&o.ClusterSuccessThreshold, "cluster-success-threshold", o.ClusterSuccessThreshold, "how long a not-ready member must pass its probes without a break before it is marked Ready=True again (0: at once)")
 	f.DurationVar(&o.AuthCacheTTL, "auth-cache-ttl", o.AuthCacheTTL, "how long TokenReview and SubjectAccessReview answers are cached")
 	f.BoolVar(&o.MemberDryRun, "member-dry-run", o.MemberDryRun, "dry-run every write on its target members before committing it; a member's rejection fails the write")
-	f.DurationVar(&o.DispatchTimeout, "dispatch-timeout", o.DispatchTimeout, "how long a write waits for its members before the reconciler takes over")
+	f.DurationVar(&o.DispatchTimeout, "dispatch-timeout", o.DispatchTimeout, "how long a write waits for the reconciler to dispatch its copies to the members before it returns (the reconciler goes on after)")
 	f.IntVar(&o.Workers, "workers", o.Workers, "reconciler workers")
 	f.StringVar(&o.CertManagerIssuer, "cert-manager-issuer", "", "sign Pull agents' certificates through cert-manager: <Issuer|ClusterIssuer>/<name>; CertificateRequests are created in "+certs.Namespace+" (an Issuer must be in that namespace too). Empty: the gateway's CA signs them")
 	f.DurationVar(&o.AgentCertificateLifetime, "agent-certificate-lifetime", o.AgentCertificateLifetime, "lifetime of the certificates Pull agents get at registration and renewal; agents renew at 80% of it")
@@ -338,6 +336,11 @@ func (c *serveConfig) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The write pipeline's dry runs and commits go to the host as the caller, as the front door's.
+	hostCaller, err := proxy.NewCaller(c.host)
+	if err != nil {
+		return err
+	}
 	notYet := errors.New("starting")
 	c.readiness.Store(&notYet)
 	h, err := proxy.NewHandler(proxy.Config{
@@ -363,13 +366,10 @@ func (c *serveConfig) run(ctx context.Context) error {
 		Authenticated: map[string]http.Handler{
 			bootstrap.RegisterPath: &bootstrap.Registrar{Clusters: client.Clusters(c.hostDyn), Signer: signer},
 		},
-		MayPropagate: func(info *request.RequestInfo) bool { return webhook.MayClaim(objects, mapper, info) },
-		Pipeline: func(host webhook.Host) http.Handler {
-			return webhook.NewHandler(webhook.NewPipeline(webhook.Config{
-				Host: host, Cache: objects, Observer: objects, Clients: members, Dispatcher: dispatcher{reconciler}, Namespaces: reconciler,
-				MemberDryRun: c.opts.MemberDryRun, DispatchTimeout: c.opts.DispatchTimeout,
-			}))
-		},
+		Writes: pipeline.New(pipeline.Config{
+			Host: hostCaller, Cache: objects, Kinds: mapper, Observer: objects, Clients: members, Reconciler: reconciler, Namespaces: reconciler,
+			MemberDryRun: c.opts.MemberDryRun, HandoffTimeout: c.opts.DispatchTimeout,
+		}),
 	})
 	if err != nil {
 		return err
@@ -403,7 +403,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 	g.Go(func() error {
 		// The host calls the policy webhook at the gateway: register it once we listen.
 		url := "https://" + net.JoinHostPort(c.advertise(), strconv.Itoa(c.opts.SecurePort))
-		if err := admission.Register(ctx, c.hostKube, url, c.ca.CertPEM()); err != nil {
+		if err := webhook.Register(ctx, c.hostKube, url, c.ca.CertPEM()); err != nil {
 			return fmt.Errorf("register the policy admission webhook: %w", err)
 		}
 		return nil
@@ -415,7 +415,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 // webhooks the host calls, the cluster-info registering members read, and the tunnel and renewal
 // endpoints (which authenticate agents by their certificates themselves).
 func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret, tunnels *tunnel.Server, signer bootstrap.Signer) map[string]http.Handler {
-	h := admission.Handlers()
+	h := webhook.Handlers()
 	h[tunnel.Path] = tunnels                                                                                           // it verifies the agent's certificate itself
 	h[bootstrap.RenewPath] = &bootstrap.Renewer{Agents: tunnels, Signer: signer, Clusters: client.Clusters(c.hostDyn)} // as the tunnel does
 	server := "https://" + net.JoinHostPort(c.advertise(), strconv.Itoa(c.opts.SecurePort))
@@ -432,13 +432,6 @@ func (c *serveConfig) advertise() string {
 		return c.opts.BindAddress
 	}
 	return "127.0.0.1"
-}
-
-// dispatcher hands templates from the admission pipeline to the reconciler.
-type dispatcher struct{ c *reconcile.Controller }
-
-func (d dispatcher) Dispatch(ctx context.Context, kind schema.GroupKind, namespace, name, resourceVersion string, checked map[string]bool) error {
-	return d.c.Dispatch(ctx, reconcile.Key{Kind: kind, Namespace: namespace, Name: name}, resourceVersion, checked)
 }
 
 // watchHost keeps the readiness error current: the gateway is ready while the host's /readyz is.

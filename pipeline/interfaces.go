@@ -1,4 +1,4 @@
-package webhook
+package pipeline
 
 import (
 	"context"
@@ -21,7 +21,7 @@ const (
 	Patch  Operation = "PATCH" // includes server-side apply
 )
 
-// Attributes is one write as it travels the chain. Each plugin reads what earlier ones filled in.
+// Attributes is one write as it travels the pipeline. Each stage reads what earlier ones filled in.
 type Attributes struct {
 	Operation Operation
 	Info      *request.RequestInfo
@@ -37,15 +37,16 @@ type Attributes struct {
 	// PlanInput and Plan are the propagation decision for Resolved (match, schedule, override).
 	PlanInput plan.Input
 	Plan      *plan.Plan
-	// Checked lists the clusters where member dry-run found no unmanaged object in the way.
+	// Checked lists the clusters where member dry-run found no unmanaged object in the way (handed
+	// to the reconciler with the committed template).
 	Checked map[string]bool
-	// Response is the host's answer to the real write (set by commit), returned to the client.
+	// Response is the host's answer to the real write (set by the commit), returned to the client.
 	Response *HostResponse
 	// Committed is the object the host stored, decoded from Response when it is JSON.
 	Committed *unstructured.Unstructured
 }
 
-// Interface is what every plugin says about itself: which operations it handles.
+// Interface is what every admission plugin says about itself: which operations it handles.
 type Interface interface {
 	Handles(op Operation) bool
 }
@@ -62,36 +63,28 @@ type ValidationInterface interface {
 	Validate(ctx context.Context, a *Attributes) error
 }
 
-// Chain runs plugins in order and stops at the first error. It is itself a MutationInterface.
-type Chain []Interface
-
-var _ MutationInterface = Chain(nil)
-
-// Handles is true when any plugin handles op.
-func (c Chain) Handles(op Operation) bool {
-	for _, p := range c {
-		if p.Handles(op) {
-			return true
-		}
-	}
-	return false
+// Admission runs the admission plugins as k8s.io/apiserver/pkg/admission orders them: every
+// mutating plugin in order, then every validating plugin in order, stopping at the first error.
+// Nothing it runs writes anything; the commit comes after it.
+type Admission struct {
+	Mutating   []MutationInterface
+	Validating []ValidationInterface
 }
 
-// Admit runs each plugin that handles the operation: Admit for mutators, Validate for validators.
-func (c Chain) Admit(ctx context.Context, a *Attributes) error {
-	for _, p := range c {
-		if !p.Handles(a.Operation) {
-			continue
+// Admit runs the plugins that handle the operation.
+func (c Admission) Admit(ctx context.Context, a *Attributes) error {
+	for _, p := range c.Mutating {
+		if p.Handles(a.Operation) {
+			if err := p.Admit(ctx, a); err != nil {
+				return err
+			}
 		}
-		var err error
-		switch p := p.(type) {
-		case MutationInterface:
-			err = p.Admit(ctx, a)
-		case ValidationInterface:
-			err = p.Validate(ctx, a)
-		}
-		if err != nil {
-			return err
+	}
+	for _, p := range c.Validating {
+		if p.Handles(a.Operation) {
+			if err := p.Validate(ctx, a); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package webhook
+package pipeline
 
 import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -13,12 +13,12 @@ type KindResolver interface {
 	KindFor(resource schema.GroupVersionResource) (schema.GroupVersionKind, error)
 }
 
-// MayClaim says whether a write (one Handles accepts) can concern propagation at all: it is a policy,
+// mayClaim says whether a write (one writable accepts) can concern propagation at all: it is a policy,
 // or some PropagationPolicy of its namespace or some ClusterPropagationPolicy selects its group
 // and kind (in any version). A write no policy could claim gains nothing from the pipeline (it would only be resolved
 // and committed) and goes straight to the host, at the host's own latency. When the kind cannot be
 // resolved the pipeline decides.
-func MayClaim(l Lister, kinds KindResolver, info *request.RequestInfo) bool {
+func mayClaim(l Lister, kinds KindResolver, info *request.RequestInfo) bool {
 	if info.APIGroup == policyv1alpha1.GroupName {
 		return true
 	}

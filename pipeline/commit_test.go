@@ -1,4 +1,4 @@
-package webhook
+package pipeline
 
 import (
 	"bytes"
@@ -75,7 +75,7 @@ func TestCommitSendsNonJSONBodiesAsTheyCame(t *testing.T) {
 			req := httptest.NewRequest(tc.method, path, bytes.NewReader(tc.body))
 			req.Header.Set("Content-Type", tc.contentType)
 			a := &Attributes{Operation: tc.op, Request: req, Body: tc.body, Plan: claimed}
-			if err := (commit{host: host}).Admit(context.Background(), a); err != nil {
+			if err := (commit{host: host}).Commit(context.Background(), a); err != nil {
 				t.Fatal(err)
 			}
 			if host.contentType != tc.contentType {
@@ -100,7 +100,7 @@ func TestCommitMarksJSONBodies(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	claimed := &plan.Plan{Claim: claim.Decision{Ref: claim.Ref{Namespace: "default", Name: "cms"}}, Spec: &policyv1alpha1.PropagationSpec{}}
 	a := &Attributes{Operation: Create, Request: req, Body: body, Plan: claimed}
-	if err := (commit{host: host}).Admit(context.Background(), a); err != nil {
+	if err := (commit{host: host}).Commit(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
 	sent, err := decodeObject("application/json", host.body)

@@ -1,4 +1,4 @@
-package admission
+package webhook
 
 import (
 	"encoding/json"
@@ -20,7 +20,6 @@ import (
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 	"github.com/fleetgate/fleetgate/apis/policy/v1alpha1/validation"
 	"github.com/fleetgate/fleetgate/certs"
-	"github.com/fleetgate/fleetgate/webhook"
 )
 
 // Paths of the two endpoints.
@@ -95,7 +94,7 @@ func validate(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse 
 	if obj.GetKind() == "Cluster" && obj.GroupVersionKind().Group == clusterv1alpha1.GroupVersion.Group {
 		return validateCluster(obj)
 	}
-	errs, err := webhook.ValidatePolicy(obj)
+	errs, err := validation.ValidateObject(obj)
 	if err != nil {
 		return deny(err)
 	}

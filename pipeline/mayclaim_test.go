@@ -1,4 +1,4 @@
-package webhook
+package pipeline
 
 import (
 	"errors"
@@ -39,8 +39,8 @@ func TestMayClaim(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := MayClaim(l, k, tc.info); got != tc.want {
-				t.Errorf("MayClaim = %v, want %v", got, tc.want)
+			if got := mayClaim(l, k, tc.info); got != tc.want {
+				t.Errorf("mayClaim = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package webhook
+package pipeline
 
 import (
 	"context"
@@ -25,8 +25,9 @@ import (
 // field those types do not know (a newer host's, a newer kubectl's). Those writes, patches and
 // server-side apply get the marks from the reconciler right after, as a patch of the gateway's own.
 // The host's answer is decoded whatever its encoding, for dispatch (its name and resourceVersion).
+//
+// The commit is not an admission plugin: it is the storage write that admission guards.
 type commit struct {
-	handlesWrites
 	host     Host
 	observer Observer
 }
@@ -38,9 +39,9 @@ type Observer interface {
 	Observe(gvr schema.GroupVersionResource, obj *unstructured.Unstructured)
 }
 
-var _ MutationInterface = commit{}
-
-func (c commit) Admit(_ context.Context, a *Attributes) error {
+// Commit writes; a.Response is the host's answer. A host answer that is not a success is a
+// *HostError, which goes back to the client as it is.
+func (c commit) Commit(_ context.Context, a *Attributes) error {
 	body := a.Body
 	if a.Plan != nil && a.Plan.Claimed() && (a.Operation == Create || a.Operation == Update) && isJSON(a.Request.Header.Get("Content-Type")) {
 		obj := &unstructured.Unstructured{}

@@ -1,4 +1,4 @@
-package webhook
+package pipeline
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 	workv1alpha2 "github.com/fleetgate/fleetgate/apis/work/v1alpha2"
 	"github.com/fleetgate/fleetgate/propagate/claim"
+	"github.com/fleetgate/fleetgate/propagate/reconcile"
 )
 
 func TestHandles(t *testing.T) {
@@ -55,8 +56,8 @@ func TestHandles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Handles(tc.info); got != tc.want {
-				t.Errorf("Handles = %v, want %v", got, tc.want)
+			if got := writable(tc.info); got != tc.want {
+				t.Errorf("writable = %v, want %v", got, tc.want)
 			}
 		})
 	}
@@ -109,21 +110,21 @@ func (fakeLister) ClusterResourceBinding(string) (*workv1alpha2.ClusterResourceB
 	return nil, false
 }
 
-type recordingDispatcher struct{ keys []string }
+type recordingReconciler struct{ keys []string }
 
-func (r *recordingDispatcher) Dispatch(_ context.Context, _ schema.GroupKind, ns, name, _ string, _ map[string]bool) error {
-	r.keys = append(r.keys, ns+"/"+name)
+func (r *recordingReconciler) Handoff(_ context.Context, key reconcile.Key, _ string, _ map[string]bool) error {
+	r.keys = append(r.keys, key.Namespace+"/"+key.Name)
 	return nil
 }
 
-func serve(t *testing.T, chain Chain, verb, body string) *httptest.ResponseRecorder {
+func serve(t *testing.T, p *Pipeline, verb, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest("POST", "/api/v1/namespaces/default/configmaps", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	info := &request.RequestInfo{IsResourceRequest: true, Verb: verb, APIVersion: "v1", Resource: "configmaps", Namespace: "default"}
 	req = req.WithContext(request.WithRequestInfo(context.Background(), info))
 	rec := httptest.NewRecorder()
-	NewHandler(chain).ServeHTTP(rec, req)
+	p.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -134,9 +135,9 @@ func TestPipelineCommitsClaimedObjectsWithFinalizerAndClaim(t *testing.T) {
 	pp := &policyv1alpha1.PropagationPolicy{}
 	pp.Name, pp.Namespace = "cms", "default"
 	pp.Spec.ResourceSelectors = []policyv1alpha1.ResourceSelector{{APIVersion: "v1", Kind: "ConfigMap"}}
-	enq := &recordingDispatcher{}
-	chain := NewPipeline(Config{Host: host, Cache: fakeLister{pps: []*policyv1alpha1.PropagationPolicy{pp}}, Dispatcher: enq})
-	rec := serve(t, chain, "create", cm)
+	enq := &recordingReconciler{}
+	p := New(Config{Host: host, Cache: fakeLister{pps: []*policyv1alpha1.PropagationPolicy{pp}}, Reconciler: enq})
+	rec := serve(t, p, "create", cm)
 	if rec.Code != 201 || rec.Header().Get("Warning") == "" {
 		t.Fatalf("client got %d (headers %v): %s", rec.Code, rec.Header(), rec.Body)
 	}
@@ -160,8 +161,8 @@ func TestPipelineCommitsClaimedObjectsWithFinalizerAndClaim(t *testing.T) {
 
 func TestPipelineLeavesUnclaimedObjectsAlone(t *testing.T) {
 	host := &fakeHost{}
-	chain := NewPipeline(Config{Host: host, Cache: fakeLister{}, Dispatcher: &recordingDispatcher{}})
-	if rec := serve(t, chain, "create", cm); rec.Code != 201 {
+	p := New(Config{Host: host, Cache: fakeLister{}, Reconciler: &recordingReconciler{}})
+	if rec := serve(t, p, "create", cm); rec.Code != 201 {
 		t.Fatalf("client got %d: %s", rec.Code, rec.Body)
 	}
 	if got := strings.TrimPrefix(host.requests[1], "commit "); got != cm {
@@ -171,8 +172,8 @@ func TestPipelineLeavesUnclaimedObjectsAlone(t *testing.T) {
 
 func TestPipelinePassesHostErrorsThrough(t *testing.T) {
 	host := &fakeHost{reject: true}
-	chain := NewPipeline(Config{Host: host, Cache: fakeLister{}, Dispatcher: &recordingDispatcher{}})
-	rec := serve(t, chain, "create", cm)
+	p := New(Config{Host: host, Cache: fakeLister{}, Reconciler: &recordingReconciler{}})
+	rec := serve(t, p, "create", cm)
 	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "host says no") {
 		t.Fatalf("client got %d: %s", rec.Code, rec.Body)
 	}
@@ -197,9 +198,11 @@ func TestPolicyPluginRejectsWithFieldPaths(t *testing.T) {
 	}
 }
 
-func TestChainStopsAtFirstError(t *testing.T) {
+// Admission runs every mutating plugin, then every validating one, each in order, whatever order
+// they were listed in, and stops at the first error.
+func TestAdmissionRunsMutatingThenValidating(t *testing.T) {
 	var ran []string
-	mk := func(name string, fail bool) MutationInterface {
+	mut := func(name string, fail bool) MutationInterface {
 		return funcPlugin(func(context.Context, *Attributes) error {
 			ran = append(ran, name)
 			if fail {
@@ -208,9 +211,28 @@ func TestChainStopsAtFirstError(t *testing.T) {
 			return nil
 		})
 	}
-	err := Chain{mk("a", false), mk("b", true), mk("c", false)}.Admit(context.Background(), &Attributes{Operation: Create})
-	if err == nil || err.Error() != "b failed" || strings.Join(ran, ",") != "a,b" {
-		t.Errorf("ran %v, err %v", ran, err)
+	val := func(name string, fail bool) ValidationInterface {
+		return funcValidator(func(context.Context, *Attributes) error {
+			ran = append(ran, name)
+			if fail {
+				return errors.New(name + " failed")
+			}
+			return nil
+		})
+	}
+	adm := Admission{Mutating: []MutationInterface{mut("m1", false), mut("m2", false)}, Validating: []ValidationInterface{val("v1", false), val("v2", false)}}
+	if err := adm.Admit(context.Background(), &Attributes{Operation: Create}); err != nil || strings.Join(ran, ",") != "m1,m2,v1,v2" {
+		t.Errorf("ran %v, err %v; want m1,m2,v1,v2", ran, err)
+	}
+	ran = nil
+	adm = Admission{Mutating: []MutationInterface{mut("m1", false), mut("m2", true)}, Validating: []ValidationInterface{val("v1", false)}}
+	if err := adm.Admit(context.Background(), &Attributes{Operation: Create}); err == nil || err.Error() != "m2 failed" || strings.Join(ran, ",") != "m1,m2" {
+		t.Errorf("ran %v, err %v; want m1,m2 and m2's error", ran, err)
+	}
+	ran = nil
+	adm = Admission{Mutating: []MutationInterface{mut("m1", false)}, Validating: []ValidationInterface{val("v1", true), val("v2", false)}}
+	if err := adm.Admit(context.Background(), &Attributes{Operation: Create}); err == nil || err.Error() != "v1 failed" || strings.Join(ran, ",") != "m1,v1" {
+		t.Errorf("ran %v, err %v; want m1,v1 and v1's error", ran, err)
 	}
 }
 
@@ -218,6 +240,11 @@ type funcPlugin func(context.Context, *Attributes) error
 
 func (funcPlugin) Handles(Operation) bool                           { return true }
 func (f funcPlugin) Admit(ctx context.Context, a *Attributes) error { return f(ctx, a) }
+
+type funcValidator func(context.Context, *Attributes) error
+
+func (funcValidator) Handles(Operation) bool                              { return true }
+func (f funcValidator) Validate(ctx context.Context, a *Attributes) error { return f(ctx, a) }
 
 // bindingLister is a Lister that holds bindings by name.
 type bindingLister struct {
@@ -251,42 +278,43 @@ func TestPlanInputFindsTheReconcilersBinding(t *testing.T) {
 	}
 }
 
-// dispatchRecord is one call of a Dispatcher.
-type dispatchRecord struct {
+// handoffRecord is one call of a Reconciler.
+type handoffRecord struct {
 	kind                  schema.GroupKind
 	ns, name, version     string
 	checked               map[string]bool
 	deadlineBeforeTimeout bool
+	clientGone            bool
 }
 
-type waitingDispatcher struct{ calls []dispatchRecord }
+type waitingReconciler struct{ calls []handoffRecord }
 
-func (w *waitingDispatcher) Dispatch(ctx context.Context, kind schema.GroupKind, ns, name, rv string, checked map[string]bool) error {
+func (w *waitingReconciler) Handoff(ctx context.Context, key reconcile.Key, rv string, checked map[string]bool) error {
 	d, ok := ctx.Deadline()
-	w.calls = append(w.calls, dispatchRecord{kind: kind, ns: ns, name: name, version: rv, checked: checked,
-		deadlineBeforeTimeout: ok && time.Until(d) <= 3*time.Second})
+	w.calls = append(w.calls, handoffRecord{kind: key.Kind, ns: key.Namespace, name: key.Name, version: rv, checked: checked,
+		deadlineBeforeTimeout: ok && time.Until(d) <= 3*time.Second, clientGone: ctx.Err() != nil})
 	return nil
 }
 
 // The pipeline never writes to members itself: it hands the committed template (its group, kind
 // and resourceVersion) to the reconciler, whose per-member queues are the only writers, and waits
 // within --dispatch-timeout. Policies are not handed over: they are never templates.
-func TestDispatchHandsTheCommittedVersionToTheReconciler(t *testing.T) {
+func TestHandoffGivesTheCommittedVersionToTheReconciler(t *testing.T) {
 	pp := &policyv1alpha1.PropagationPolicy{}
 	pp.Name, pp.Namespace = "cms", "default"
 	pp.Spec.ResourceSelectors = []policyv1alpha1.ResourceSelector{{APIVersion: "v1", Kind: "ConfigMap"}}
-	d := &waitingDispatcher{}
-	chain := NewPipeline(Config{Host: &fakeHost{}, Cache: fakeLister{pps: []*policyv1alpha1.PropagationPolicy{pp}}, Dispatcher: d,
-		DispatchTimeout: 3 * time.Second})
-	if rec := serve(t, chain, "create", cm); rec.Code != 201 {
+	d := &waitingReconciler{}
+	p := New(Config{Host: &fakeHost{}, Cache: fakeLister{pps: []*policyv1alpha1.PropagationPolicy{pp}}, Reconciler: d,
+		HandoffTimeout: 3 * time.Second})
+	if rec := serve(t, p, "create", cm); rec.Code != 201 {
 		t.Fatalf("client got %d: %s", rec.Code, rec.Body)
 	}
 	if len(d.calls) != 1 {
-		t.Fatalf("reconciler got %d dispatches, want 1", len(d.calls))
+		t.Fatalf("reconciler got %d handoffs, want 1", len(d.calls))
 	}
 	got := d.calls[0]
 	if got.kind != (schema.GroupKind{Kind: "ConfigMap"}) || got.ns != "default" || got.name != "cm" || got.version != "1" || !got.deadlineBeforeTimeout {
-		t.Errorf("dispatch %+v, want ConfigMap default/cm at resourceVersion 1 within the dispatch timeout", got)
+		t.Errorf("handoff %+v, want ConfigMap default/cm at resourceVersion 1 within the handoff timeout", got)
 	}
 
 	policy := `{"apiVersion":"policy.karmada.io/v1alpha1","kind":"PropagationPolicy","metadata":{"name":"p","namespace":"default"},"spec":{"resourceSelectors":[{"apiVersion":"v1","kind":"ConfigMap"}]}}`
@@ -295,7 +323,7 @@ func TestDispatchHandsTheCommittedVersionToTheReconciler(t *testing.T) {
 	if err := a.Committed.UnmarshalJSON([]byte(policy)); err != nil {
 		t.Fatal(err)
 	}
-	if err := (dispatch{dispatcher: d, timeout: time.Second}).Admit(context.Background(), a); err != nil || len(d.calls) != 0 {
-		t.Errorf("a committed policy was handed to the reconciler: %v %+v", err, d.calls)
+	if (handoff{reconciler: d, timeout: time.Second}).Handoff(context.Background(), a); len(d.calls) != 0 {
+		t.Errorf("a committed policy was handed to the reconciler: %+v", d.calls)
 	}
 }
