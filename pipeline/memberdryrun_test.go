@@ -172,3 +172,76 @@ func TestMemberDryRunCreatesNoNamespace(t *testing.T) {
 		})
 	}
 }
+
+// memberAnswering answers the dry-run apply with the object, at resourceVersion rv ("" as when
+// nothing existed), and a read with existing (nil: 404); it fails the test on any write that is
+// not a dry run.
+func memberAnswering(t *testing.T, rv string, existing *unstructured.Unstructured) dynamic.Interface {
+	c := fake.NewSimpleDynamicClient(runtime.NewScheme())
+	c.PrependReactor("patch", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		p := a.(clienttesting.PatchActionImpl)
+		if !slices.Contains(p.PatchOptions.DryRun, metav1.DryRunAll) {
+			t.Errorf("member dry-run wrote for real: %v", a)
+		}
+		obj := &unstructured.Unstructured{}
+		_ = obj.UnmarshalJSON(p.GetPatch())
+		obj.SetResourceVersion(rv)
+		return true, obj, nil
+	})
+	c.PrependReactor("get", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if existing == nil {
+			return true, nil, apierrors.NewNotFound(schema.GroupResource{Resource: "configmaps"}, "cm")
+		}
+		return true, existing.DeepCopy(), nil
+	})
+	c.PrependReactor("create", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		t.Errorf("member dry-run created something: %v", a)
+		return true, nil, nil
+	})
+	return c
+}
+
+// TestMemberDryRunReadyClusters: with every target Ready, each is asked (dry run only); a member
+// where nothing exists is checked, one holding an unmanaged object of that name is not a
+// rejection but not checked either (dispatch must look again), one holding fleetgate's copy is
+// checked; a target that is not Ready is not asked, an unreachable one is skipped.
+func TestMemberDryRunReadyClusters(t *testing.T) {
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON([]byte(cm)); err != nil {
+		t.Fatal(err)
+	}
+	unmanaged := obj.DeepCopy()
+	unmanaged.SetResourceVersion("5")
+	managed := unmanaged.DeepCopy()
+	managed.SetLabels(map[string]string{member.LabelManaged: "true"})
+	notReady := readyCluster("down")
+	notReady.Status.Conditions[0].Status = metav1.ConditionFalse
+	p := &plan.Plan{Spec: &policyv1alpha1.PropagationSpec{}, Claim: claim.Decision{Ref: claim.Ref{Namespace: "default", Name: "cms"}}, Clusters: map[string]*plan.ClusterPlan{
+		"empty":       {Cluster: readyCluster("empty"), Object: obj.DeepCopy()},
+		"unmanaged":   {Cluster: readyCluster("unmanaged"), Object: obj.DeepCopy()},
+		"managed":     {Cluster: readyCluster("managed"), Object: obj.DeepCopy()},
+		"down":        {Cluster: notReady, Object: obj.DeepCopy()},
+		"unreachable": {Cluster: readyCluster("unreachable"), Object: obj.DeepCopy()},
+	}}
+	members := fakeMembers{
+		"empty":     memberAnswering(t, "", nil),
+		"unmanaged": memberAnswering(t, "5", unmanaged),
+		"managed":   memberAnswering(t, "5", managed),
+		"down":      rejectingMember("down"), // would reject: it must not be asked
+		// "unreachable" has no client: Dynamic fails as for a member that cannot be reached
+	}
+	a := &Attributes{Operation: Create, GVR: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Resolved: obj, Plan: p}
+	m := memberDryRun{clients: members, namespaces: member.NewNamespaces(time.Minute), timeout: 10 * time.Second}
+	if err := m.Validate(context.Background(), a); err != nil {
+		t.Fatalf("Validate = %v, want no rejection", err)
+	}
+	want := map[string]bool{"empty": true, "unmanaged": false, "managed": true, "unreachable": false}
+	if len(a.Checked) != len(want) {
+		t.Errorf("checked %v, want %v", a.Checked, want)
+	}
+	for name, ok := range want {
+		if got, asked := a.Checked[name]; !asked || got != ok {
+			t.Errorf("cluster %s: checked %v (asked %v), want %v", name, got, asked, ok)
+		}
+	}
+}

@@ -327,3 +327,62 @@ func TestHandoffGivesTheCommittedVersionToTheReconciler(t *testing.T) {
 		t.Errorf("a committed policy was handed to the reconciler: %+v", d.calls)
 	}
 }
+
+// The handoff passes on what member dry-run checked (for the committed name only), is bounded by
+// its timeout however long the reconciler takes, and is not cut short when the client goes away;
+// a client's dry run hands nothing over.
+func TestHandoffChecksTimeoutAndDryRun(t *testing.T) {
+	committed := func(name string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON([]byte(cm)); err != nil {
+			t.Fatal(err)
+		}
+		u.SetName(name)
+		u.SetResourceVersion("7")
+		return u
+	}
+	checked := map[string]bool{"member1": true, "member2": false}
+	d := &waitingReconciler{}
+	h := handoff{reconciler: d, timeout: 3 * time.Second}
+
+	h.Handoff(context.Background(), &Attributes{Resolved: committed("cm"), Committed: committed("cm"), Checked: checked})
+	// generateName: the dry run named it otherwise, so what it checked does not hold.
+	h.Handoff(context.Background(), &Attributes{Resolved: committed("cm-abcde"), Committed: committed("cm-xyz12"), Checked: checked})
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.Handoff(gone, &Attributes{Resolved: committed("cm"), Committed: committed("cm"), Checked: checked})
+	h.Handoff(context.Background(), &Attributes{DryRun: true, Resolved: committed("cm"), Committed: committed("cm")})
+	if len(d.calls) != 3 {
+		t.Fatalf("reconciler got %d handoffs, want 3 (none for the dry run): %+v", len(d.calls), d.calls)
+	}
+	if c := d.calls[0]; c.name != "cm" || c.version != "7" || len(c.checked) != 2 || !c.checked["member1"] || !c.deadlineBeforeTimeout {
+		t.Errorf("first handoff %+v: want cm at 7 with member dry-run's checks, within the timeout", c)
+	}
+	if c := d.calls[1]; c.name != "cm-xyz12" || c.checked != nil {
+		t.Errorf("generateName handoff %+v: want the committed name and no checks", c)
+	}
+	if c := d.calls[2]; c.clientGone {
+		t.Errorf("the handoff was cut short with the client's context: %+v", c)
+	}
+
+	// A reconciler that never answers holds the write for the timeout only.
+	slow := handoff{reconciler: blockingReconciler{}, timeout: 50 * time.Millisecond}
+	done := make(chan struct{})
+	go func() {
+		slow.Handoff(context.Background(), &Attributes{Resolved: committed("cm"), Committed: committed("cm")})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handoff did not end at its timeout")
+	}
+}
+
+// blockingReconciler waits for its context to end.
+type blockingReconciler struct{}
+
+func (blockingReconciler) Handoff(ctx context.Context, _ reconcile.Key, _ string, _ map[string]bool) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
