@@ -60,8 +60,9 @@ type Signer interface {
 }
 
 // Registrar serves RegisterPath: it lets bootstrap-token holders (group token.Group) register a
-// Pull cluster: the Cluster is created with syncMode Pull (or found, already Pull) and the agent's
-// CSR signed. A Push cluster of that name is never touched.
+// Pull cluster: the Cluster is created with syncMode Pull (or found, Pull and not yet registered)
+// and the agent's CSR signed. A registered Pull cluster or a Push cluster of that name is never
+// touched.
 type Registrar struct {
 	Clusters *client.Resource[clusterv1alpha1.Cluster, *clusterv1alpha1.Cluster]
 	Signer   Signer
@@ -137,8 +138,11 @@ func decodeCSRRequest(r *http.Request, what string) (RegisterRequest, []byte, er
 	return req, block.Bytes, nil
 }
 
-// ensureCluster creates the Pull Cluster, or accepts an existing Pull one (a member registering
-// again); anything else of that name is a conflict.
+// ensureCluster creates the Pull Cluster, or accepts an existing Pull one whose registration never
+// completed (no agent certificate recorded). A registered one is a conflict: any bootstrap token
+// could otherwise take over its identity (the new certificate would be admitted and the agent's
+// own refused from its next renewal), so registering a name again takes an unjoin first, by
+// someone who may delete Clusters. A Push Cluster of that name is a conflict too.
 func (g *Registrar) ensureCluster(ctx context.Context, name, by string) error {
 	gr := clusterv1alpha1.GroupVersion.WithResource("clusters").GroupResource()
 	c, err := g.Clusters.Get(ctx, "", name)
@@ -147,6 +151,9 @@ func (g *Registrar) ensureCluster(ctx context.Context, name, by string) error {
 		return apierrors.NewConflict(gr, name, fmt.Errorf("cluster %s is being deleted; register again once it is gone", name))
 	case err == nil && c.Spec.SyncMode != clusterv1alpha1.Pull:
 		return apierrors.NewConflict(gr, name, fmt.Errorf("cluster %s is joined in %s mode; unjoin it first", name, c.Spec.SyncMode))
+	case err == nil && c.Annotations[AgentCertificatesAnnotation] != "":
+		return apierrors.NewConflict(gr, name, fmt.Errorf("cluster %s is already registered and its agent holds a certificate; "+
+			"a bootstrap token cannot register it again: unjoin it first (fleetgate unjoin %s), then register", name, name))
 	case err == nil:
 		return nil
 	case !apierrors.IsNotFound(err):

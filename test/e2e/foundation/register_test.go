@@ -63,9 +63,13 @@ func TestRegister(t *testing.T) {
 	if cert.Subject.CommonName != "system:fleetgate:agent:pull-a" || strings.Join(cert.Subject.Organization, ",") != "system:fleetgate:agents" {
 		t.Errorf("agent certificate subject %v", cert.Subject)
 	}
-	// Registering again (a member re-registering) is fine; a Push cluster's name is not.
-	if r := register("pull-a", pin, tok); r.Err != nil {
-		t.Errorf("register again: %v\n%s", r.Err, r.Stderr)
+	// A bootstrap token cannot take over a registered Pull cluster: registering its name again would
+	// admit the new certificate and shut its agent out at its next renewal. Nor a Push cluster's name.
+	if r := register("pull-a", pin, tok); r.Err == nil || !strings.Contains(r.Stderr, "cluster pull-a is already registered") || !strings.Contains(r.Stderr, "unjoin") {
+		t.Errorf("register pull-a again: %v\n%s%s", r.Err, r.Stdout, r.Stderr)
+	}
+	if got := framework.Kubectl(t, gw, "get", "cluster", "pull-a", "-o", "jsonpath={.metadata.annotations.fleetgate\\.io/agent-certificates}"); got != cert.SerialNumber.String() {
+		t.Errorf("pull-a admits %q after the refused registration, want only the first agent's %s", got, cert.SerialNumber)
 	}
 	framework.Apply(t, gw, "apiVersion: cluster.karmada.io/v1alpha1\nkind: Cluster\nmetadata: {name: push-x}\nspec: {syncMode: Push, apiEndpoint: \"https://127.0.0.1:1\"}\n")
 	t.Cleanup(func() { framework.KubectlResult(t, gw, "delete", "cluster", "push-x", "--ignore-not-found") })
