@@ -193,14 +193,12 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 	if err != nil {
 		return err
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("agent: listen for the tunnel's requests: %w", err)
-	}
+	// The proxy acts with the agent's member credentials: it is served in memory, reachable through
+	// the tunnel only, not on a port that any process on this host (or in this pod) could use.
+	lis := newPipeListener()
 	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Close()
-	local := lis.Addr().String()
 	klog.FromContext(ctx).Info("Agent running", "gateway", o.Gateway, "member", o.Member.Host, "cluster", creds.cluster)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -216,9 +214,8 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 		RootCAs:     roots,
 		Address:     tunnel.AgentAddress,
 		OnConnect:   o.OnConnect,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, local)
+		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return lis.Dial(ctx)
 		},
 	})
 	if errors.Is(err, context.Canceled) {
