@@ -152,7 +152,8 @@ func equalJSON(a, b any) bool {
 }
 
 // validateCluster: a Cluster names its credentials in fleetgate-system only (the gateway reads no
-// other namespace's Secrets for it, see bootstrap/access), and a Push endpoint is an https URL.
+// other namespace's Secrets for it, see bootstrap/access), a Push endpoint is an https URL, and
+// there is no proxyURL (not supported: bootstrap/access refuses it).
 func validateCluster(obj *unstructured.Unstructured) *admissionv1.AdmissionResponse {
 	var c clusterv1alpha1.Cluster
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &c); err != nil {
@@ -169,6 +170,10 @@ func validateCluster(obj *unstructured.Unstructured) *admissionv1.AdmissionRespo
 		if u, err := url.Parse(e); err != nil || u.Scheme != "https" || u.Host == "" {
 			errs = append(errs, field.Invalid(spec.Child("apiEndpoint"), e, "must be an https://host[:port] URL"))
 		}
+	}
+	if c.Spec.ProxyURL != "" {
+		// The gateway does not dial through proxies: such a Cluster would be unreachable without a word.
+		errs = append(errs, field.Forbidden(spec.Child("proxyURL"), "fleetgate does not reach members through a proxy; leave it empty (or register the member in Pull mode)"))
 	}
 	if len(errs) > 0 {
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })

@@ -114,6 +114,7 @@ func TestValidateCluster(t *testing.T) {
 		{"secret in kube-system", `{"syncMode":"Push","apiEndpoint":"https://127.0.0.1:6443","secretRef":{"namespace":"kube-system","name":"admin-token"}}`, "spec.secretRef.namespace"},
 		{"impersonator secret elsewhere", `{"syncMode":"Push","apiEndpoint":"https://127.0.0.1:6443","secretRef":{"namespace":"fleetgate-system","name":"member1"},"impersonatorSecretRef":{"namespace":"default","name":"x"}}`, "spec.impersonatorSecretRef.namespace"},
 		{"endpoint not https", `{"syncMode":"Push","apiEndpoint":"http://attacker.example:80","secretRef":{"namespace":"fleetgate-system","name":"member1"}}`, "spec.apiEndpoint"},
+		{"proxyURL", `{"syncMode":"Push","apiEndpoint":"https://127.0.0.1:6443","proxyURL":"socks5://127.0.0.1:1080","secretRef":{"namespace":"fleetgate-system","name":"member1"}}`, "spec.proxyURL"},
 		{"endpoint not a URL", `{"syncMode":"Push","apiEndpoint":"::not a url","secretRef":{"namespace":"fleetgate-system","name":"member1"}}`, "spec.apiEndpoint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
