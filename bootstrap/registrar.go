@@ -20,6 +20,7 @@ import (
 	"github.com/fleetgate/fleetgate/apis/client"
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	"github.com/fleetgate/fleetgate/bootstrap/token"
+	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 	"github.com/fleetgate/fleetgate/certs"
 )
 
@@ -27,15 +28,15 @@ import (
 // authenticated by a bootstrap token.
 const RegisterPath = "/fleetgate/v1/register"
 
-// Agent certificates name the cluster they stand for; the tunnel takes the cluster from the
-// verified certificate only.
+// Agent certificates name the cluster they stand for (tunnel.AgentCommonName, tunnel.AgentGroup);
+// the tunnel takes the cluster from the verified certificate only.
 const (
-	AgentGroup      = "system:fleetgate:agents"
-	AgentUserPrefix = "system:fleetgate:agent:"
+	AgentGroup      = tunnel.AgentGroup
+	AgentUserPrefix = tunnel.AgentUserPrefix
 )
 
 // AgentCommonName is the common name of cluster's agent certificate.
-func AgentCommonName(cluster string) string { return AgentUserPrefix + cluster }
+func AgentCommonName(cluster string) string { return tunnel.AgentCommonName(cluster) }
 
 // RegisterRequest is what register sends.
 type RegisterRequest struct {
