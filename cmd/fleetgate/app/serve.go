@@ -61,12 +61,15 @@ type serveOptions struct {
 	ClusterProbeTimeout     time.Duration
 	ClusterFailureThreshold time.Duration
 	ClusterSuccessThreshold time.Duration
-	AuthCacheTTL            time.Duration
-	InstallCRDs             bool
-	Profiling               bool
-	MemberDryRun            bool
-	DispatchTimeout         time.Duration
-	Workers                 int
+	// ClusterTokenRenewalFraction is --cluster-token-renewal-fraction: see
+	// bootstrap.TokenRenewer.Fraction.
+	ClusterTokenRenewalFraction float64
+	AuthCacheTTL                time.Duration
+	InstallCRDs                 bool
+	Profiling                   bool
+	MemberDryRun                bool
+	DispatchTimeout             time.Duration
+	Workers                     int
 	// MemberView is --member-view: the member-native resources merged from the members.
 	MemberView string
 	// CertManagerIssuer is --cert-manager-issuer: <Issuer|ClusterIssuer>/<name>, or empty (the
@@ -82,16 +85,17 @@ func newServeCommand() *cobra.Command {
 		SecurePort:          7443,
 		ClusterStatusPeriod: 10 * time.Second,
 		// Karmada's defaults.
-		ClusterProbeTimeout:      clusterstatus.DefaultTimeout,
-		ClusterFailureThreshold:  clusterstatus.DefaultThreshold,
-		ClusterSuccessThreshold:  clusterstatus.DefaultThreshold,
-		AuthCacheTTL:             10 * time.Second,
-		InstallCRDs:              true,
-		MemberDryRun:             true,
-		DispatchTimeout:          2 * time.Second,
-		Workers:                  8,
-		AgentCertificateLifetime: bootstrap.DefaultAgentLifetime,
-		MemberView:               "pods,nodes,endpoints,replicasets.apps,controllerrevisions.apps,endpointslices.discovery.k8s.io",
+		ClusterProbeTimeout:         clusterstatus.DefaultTimeout,
+		ClusterFailureThreshold:     clusterstatus.DefaultThreshold,
+		ClusterSuccessThreshold:     clusterstatus.DefaultThreshold,
+		ClusterTokenRenewalFraction: bootstrap.DefaultTokenRenewalFraction,
+		AuthCacheTTL:                10 * time.Second,
+		InstallCRDs:                 true,
+		MemberDryRun:                true,
+		DispatchTimeout:             2 * time.Second,
+		Workers:                     8,
+		AgentCertificateLifetime:    bootstrap.DefaultAgentLifetime,
+		MemberView:                  "pods,nodes,endpoints,replicasets.apps,controllerrevisions.apps,endpointslices.discovery.k8s.io",
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -118,6 +122,7 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&o.ClusterProbeTimeout, "cluster-probe-timeout", o.ClusterProbeTimeout, "how long one probe of a member may take (independent of --cluster-status-period)")
 	f.DurationVar(&o.ClusterFailureThreshold, "cluster-failure-threshold", o.ClusterFailureThreshold, "how long a Ready member must fail its probes without a break before it is marked Ready=False and tainted not-ready (0: at once)")
 	f.DurationVar(&o.ClusterSuccessThreshold, "cluster-success-threshold", o.ClusterSuccessThreshold, "how long a not-ready member must pass its probes without a break before it is marked Ready=True again (0: at once)")
+	f.Float64Var(&o.ClusterTokenRenewalFraction, "cluster-token-renewal-fraction", o.ClusterTokenRenewalFraction, "renew a Push member's tokens (from join) once this fraction of their lifetime has passed (0 < f < 1)")
 	f.DurationVar(&o.AuthCacheTTL, "auth-cache-ttl", o.AuthCacheTTL, "how long TokenReview and SubjectAccessReview answers are cached")
 	f.BoolVar(&o.MemberDryRun, "member-dry-run", o.MemberDryRun, "dry-run every write on its target members before committing it; a member's rejection fails the write")
 	f.DurationVar(&o.DispatchTimeout, "dispatch-timeout", o.DispatchTimeout, "how long a write waits for the reconciler to dispatch its copies to the members before it returns (the reconciler goes on after)")
@@ -152,6 +157,9 @@ func (o *serveOptions) validate() error {
 	}
 	if o.ClusterSuccessThreshold < 0 {
 		errs = append(errs, fmt.Errorf("--cluster-success-threshold %s: must not be negative", o.ClusterSuccessThreshold))
+	}
+	if f := o.ClusterTokenRenewalFraction; !(f > 0 && f < 1) {
+		errs = append(errs, fmt.Errorf("--cluster-token-renewal-fraction %v: must be greater than 0 and less than 1", f))
 	}
 	if o.DispatchTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--dispatch-timeout %s: must be positive", o.DispatchTimeout))
