@@ -28,12 +28,15 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 
 	"github.com/fleetgate/fleetgate/apis/client"
 	"github.com/fleetgate/fleetgate/apis/crds"
+	"github.com/fleetgate/fleetgate/apis/scheme"
 	"github.com/fleetgate/fleetgate/bootstrap"
 	"github.com/fleetgate/fleetgate/bootstrap/access"
 	"github.com/fleetgate/fleetgate/bootstrap/token"
@@ -267,9 +270,19 @@ func (c *serveConfig) run(ctx context.Context) error {
 	}
 	hostAccess := access.NewHost(client.Clusters(c.hostDyn), c.hostKube)
 	hostAccess.QPS, hostAccess.Burst = reconcile.DefaultMemberQPS, reconcile.DefaultMemberBurst
+	// Renewals of Push members' tokens are events on their Clusters.
+	events := record.NewBroadcaster(record.WithContext(ctx))
+	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.hostKube.CoreV1().Events("")})
+	defer events.Shutdown()
+	eventScheme, err := scheme.New()
+	if err != nil {
+		return err
+	}
 	status := clusterstatus.New(c.hostDyn, hostAccess, clusterstatus.Options{
 		Period: c.opts.ClusterStatusPeriod, Timeout: c.opts.ClusterProbeTimeout,
 		FailureThreshold: ptr.To(c.opts.ClusterFailureThreshold), SuccessThreshold: ptr.To(c.opts.ClusterSuccessThreshold),
+		Renewer:  &bootstrap.TokenRenewer{Secrets: c.hostKube, Access: hostAccess, Fraction: c.opts.ClusterTokenRenewalFraction},
+		Recorder: events.NewRecorder(eventScheme, corev1.EventSource{Component: "fleetgate-cluster-status"}),
 	})
 	objects := cache.New(c.hostDyn)
 	// Agent certificates come from the gateway's CA, or from cert-manager, whose issuer's CA the
