@@ -168,11 +168,14 @@ func TestTokenRenewer(t *testing.T) {
 	}
 	names := map[string]string{"member1": propagatorSA, "member1-impersonator": impersonatorSA}
 	joined := map[string]*corev1.Secret{}
-	var issued time.Time
+	var issued, allDue time.Time // the tokens may have been issued a second apart
 	for name := range names {
 		s, c := read(name)
 		joined[name] = s
-		issued = c.issued
+		issued = earliest(issued, c.issued)
+		if at := c.renewAt(DefaultTokenRenewalFraction); at.After(allDue) {
+			allDue = at
+		}
 	}
 	clock := clocktesting.NewFakeClock(issued)
 	acc := &reloads{Host: access.NewHost(client.Clusters(dyn), kube)}
@@ -190,8 +193,8 @@ func TestTokenRenewer(t *testing.T) {
 		t.Fatalf("a second before the renewal is due: renewed %v, %v", renewed, err)
 	}
 
-	clock.SetTime(next)
-	renewed, next, err = r.Renew(ctx, cluster)
+	clock.SetTime(allDue)
+	renewed, _, err = r.Renew(ctx, cluster)
 	if err != nil || len(renewed) != 2 {
 		t.Fatalf("when due: renewed %v, %v; want both Secrets", renewed, err)
 	}
@@ -227,7 +230,8 @@ func TestTokenRenewer(t *testing.T) {
 	if _, err := secrets.Update(ctx, imp, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	clock.SetTime(next)
+	_, prop := read("member1")
+	clock.SetTime(prop.renewAt(DefaultTokenRenewalFraction))
 	if renewed, _, err := r.Renew(ctx, cluster); err != nil || len(renewed) != 1 || renewed[0] != certs.Namespace+"/member1" {
 		t.Errorf("with a static impersonator token: renewed %v, %v; want only %s/member1", renewed, err, certs.Namespace)
 	}
@@ -236,8 +240,8 @@ func TestTokenRenewer(t *testing.T) {
 	}
 
 	// Too late: the propagator token has expired, renewal cannot work and says what to do.
-	_, c := read("member1")
-	clock.SetTime(c.expires)
+	_, prop = read("member1")
+	clock.SetTime(prop.expires)
 	if _, _, err := r.Renew(ctx, cluster); err == nil || !strings.Contains(err.Error(), "expired") || !strings.Contains(err.Error(), "join the cluster again") || !strings.Contains(err.Error(), "member1") {
 		t.Errorf("renewal after the propagator token expired: %v", err)
 	}
