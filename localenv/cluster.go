@@ -46,7 +46,12 @@ type Cluster struct {
 	agent      *process   // `fleetgate agent`, once RegisterPull registered the member
 	client     kubernetes.Interface
 	http       *http.Client
+	auditLog   string // MemberOptions.AuditLog's file
 }
+
+// AuditLogPath is the file the member's kube-apiserver writes its audit log to (one JSON
+// audit.k8s.io/v1 Event per line), or "" without MemberOptions.AuditLog.
+func (c *Cluster) AuditLogPath() string { return c.auditLog }
 
 // newCluster writes the cluster's certificates, kubeconfig and configuration files and prepares (does
 // not start) its processes. member is nil for the host.
@@ -85,6 +90,13 @@ func newCluster(stateDir, binDir string, l clusterLayout, member *MemberOptions)
 		}
 	}
 	c.apiserver = proc(binAPIServer, apiserverArgs(l, member != nil))
+	if member != nil && member.AuditLog {
+		if err := os.WriteFile(l.path(auditPolicyFile), []byte(auditPolicy), 0o644); err != nil {
+			return nil, fmt.Errorf("%s audit policy: %w", l.name, err)
+		}
+		c.apiserver.args = append(c.apiserver.args, auditArgs(l)...)
+		c.auditLog = l.path(auditLogFile)
+	}
 	switch {
 	case member == nil:
 		c.components = []*process{proc(binControllerManager, controllerManagerArgs(l, c.Kubeconfig, true))}

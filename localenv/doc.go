@@ -12,6 +12,7 @@
 //	etcd/                       etcd data, shared; each cluster has its own --etcd-prefix (/host, /member1, …)
 //	logs/<process>.log          stdout+stderr of each process (host-kube-apiserver.log, member1-kwok.log, …)
 //	clusters/<name>/            per-cluster PKI (CA, serving cert, service-account key) and kwok config
+//	clusters/<name>/audit.log   a member's audit log of fleetgate's identities (MemberOptions.AuditLog)
 //	host.kubeconfig             admin of the host apiserver
 //	<member>.kubeconfig         admin of each member apiserver
 //	gateway.kubeconfig          admin of the gateway, signed by the gateway CA

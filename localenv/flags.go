@@ -79,6 +79,35 @@ func apiserverArgs(l clusterLayout, member bool) []string {
 	return args
 }
 
+// Files of a member with MemberOptions.AuditLog, in its cluster directory.
+const (
+	auditPolicyFile = "audit-policy.yaml"
+	auditLogFile    = "audit.log"
+)
+
+// auditPolicy logs the Metadata (user with extras, so the credential's JTI; verb; object) of the
+// requests of fleetgate's member identities, once each, when the response is complete.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: Metadata
+  users:
+  - system:serviceaccount:kube-system:fleetgate-propagator
+  - system:serviceaccount:kube-system:fleetgate-impersonator
+- level: None
+`
+
+// auditArgs: a JSON audit log, written at once (no batching), to the cluster's audit.log.
+func auditArgs(l clusterLayout) []string {
+	return []string{
+		"--audit-policy-file=" + l.path(auditPolicyFile),
+		"--audit-log-path=" + l.path(auditLogFile),
+		"--audit-log-format=json",
+		"--audit-log-mode=blocking",
+	}
+}
+
 // controllerManagerArgs: no serving port and no leader election (a restarted apiserver must not make
 // it exit, and it starts at once); the host runs only hostControllers.
 func controllerManagerArgs(l clusterLayout, kubeconfig string, host bool) []string {

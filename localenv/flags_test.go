@@ -102,6 +102,11 @@ func TestComponentArgs(t *testing.T) {
 			"--config":        "/s/clusters/member1/kwok.yaml",
 			"--tls-cert-file": "/s/clusters/member1/kwok.crt",
 		}, nil},
+		{"member audit log", auditArgs(l), map[string]string{
+			"--audit-policy-file": "/s/clusters/member1/audit-policy.yaml",
+			"--audit-log-path":    "/s/clusters/member1/audit.log",
+			"--audit-log-format":  "json",
+		}, nil},
 		{"etcd", etcdArgs("/s/etcd", 4, 5), map[string]string{
 			"--listen-client-urls": "http://127.0.0.1:4",
 			"--initial-cluster":    "localenv=http://127.0.0.1:5",

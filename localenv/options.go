@@ -64,6 +64,11 @@ type MemberOptions struct {
 	// DefaultNodeCPU, DefaultNodeMemory, DefaultNodePods).
 	NodeCPU, NodeMemory string
 	NodePods            int
+	// AuditLog makes the member's kube-apiserver write an audit log (Cluster.AuditLogPath): the
+	// Metadata of every request made by fleetgate's identities there (service accounts
+	// kube-system/fleetgate-*), one JSON event per line, so tests can see which credential the
+	// gateway used. Off by default.
+	AuditLog bool
 }
 
 // complete returns a copy of o with defaults filled in and everything validated.

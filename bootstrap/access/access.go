@@ -5,15 +5,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
+	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/transport"
 
 	"github.com/fleetgate/fleetgate/apis/client"
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
 	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
-	"github.com/fleetgate/fleetgate/certs"
 )
 
 // Getter returns the configuration to reach a member as the gateway's propagation identity.
@@ -40,6 +41,12 @@ type Host struct {
 	// QPS and Burst for member clients; defaults 100 and 200.
 	QPS   float32
 	Burst int
+	// TokenReload is how long a client uses the token it last read from its Secret before reading
+	// it again (default DefaultTokenReload). Any Config call for the cluster reads it at once.
+	TokenReload time.Duration
+
+	tokensMu sync.Mutex
+	tokens   map[tokenKey]*secretToken
 }
 
 var _ Getter = (*Host)(nil)
@@ -78,34 +85,18 @@ func (h *Host) configFor(ctx context.Context, c *clusterv1alpha1.Cluster, ref *c
 	if c.Spec.APIEndpoint == "" {
 		return nil, fmt.Errorf("cluster %s: spec.apiEndpoint is empty", c.Name)
 	}
-	if ref == nil {
-		return nil, fmt.Errorf("cluster %s: no secret reference", c.Name)
-	}
-	// Whoever may write a Cluster names its Secret: only the cluster's own, in fleetgate-system and
-	// labelled for it (as join makes them), is ever sent to a member, so a Cluster cannot make the
-	// gateway send another Secret of the host to its apiEndpoint.
-	if ref.Namespace != certs.Namespace {
-		return nil, fmt.Errorf("cluster %s: credentials secret %s/%s: credentials are read only from namespace %s", c.Name, ref.Namespace, ref.Name, certs.Namespace)
-	}
-	s, err := h.Secrets.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	// Whoever may write a Cluster names its Secret: only the cluster's own is ever sent to a member.
+	s, err := CredentialsSecret(ctx, h.Secrets, c.Name, ref)
 	if err != nil {
-		return nil, fmt.Errorf("cluster %s: credentials secret %s/%s: %w", c.Name, ref.Namespace, ref.Name, err)
+		return nil, err
 	}
-	switch owner, ok := s.Labels[ClusterLabel]; {
-	case !ok:
-		return nil, fmt.Errorf("cluster %s: credentials secret %s/%s is not labelled %s=%s", c.Name, ref.Namespace, ref.Name, ClusterLabel, c.Name)
-	case owner != c.Name:
-		return nil, fmt.Errorf("cluster %s: credentials secret %s/%s is labelled for cluster %s", c.Name, ref.Namespace, ref.Name, owner)
-	}
-	token := string(s.Data[clusterv1alpha1.SecretTokenKey])
-	if token == "" {
-		return nil, fmt.Errorf("cluster %s: secret %s/%s has no %q", c.Name, ref.Namespace, ref.Name, clusterv1alpha1.SecretTokenKey)
-	}
+	// Not BearerToken: a client built now must send the token of the Secret once it is renewed.
+	token := h.tokenFor(c.Name, *ref, string(s.Data[clusterv1alpha1.SecretTokenKey]))
 	cfg := &rest.Config{
-		Host:        c.Spec.APIEndpoint,
-		BearerToken: token,
-		QPS:         h.QPS,
-		Burst:       h.Burst,
+		Host:          c.Spec.APIEndpoint,
+		WrapTransport: transport.ResettableTokenSourceWrapTransport(token),
+		QPS:           h.QPS,
+		Burst:         h.Burst,
 	}
 	if cfg.QPS == 0 {
 		cfg.QPS, cfg.Burst = 100, 200

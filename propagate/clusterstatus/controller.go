@@ -47,7 +47,13 @@ type Options struct {
 	SuccessThreshold *time.Duration
 	// Workers probing in parallel (default 4).
 	Workers int
-	Clock   clock.WithTicker
+	// Renewer renews Push members' credentials when they are due, in the visit before the probe
+	// (nil: never). Asked again only when its last answer said a renewal is due (or after 10
+	// minutes), and at the next visit after a failure.
+	Renewer CredentialRenewer
+	// Recorder receives the events of renewals on the Cluster (nil: none).
+	Recorder EventRecorder
+	Clock    clock.WithTicker
 }
 
 // Defaults of Options.Timeout, and of Options.FailureThreshold and Options.SuccessThreshold.
@@ -63,6 +69,7 @@ type Controller struct {
 	clusters *client.Resource[clusterv1alpha1.Cluster, *clusterv1alpha1.Cluster]
 	prober   prober
 	health   *healthCache
+	renewals renewals
 	informer cache.SharedIndexInformer
 	queue    workqueue.TypedRateLimitingInterface[string]
 }
@@ -169,7 +176,8 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	return true
 }
 
-// sync probes one cluster and records the result; a deleted cluster is forgotten.
+// sync renews one cluster's credentials when due, probes it and records the result; a deleted
+// cluster is forgotten.
 func (c *Controller) sync(ctx context.Context, name string) error {
 	obj, exists, err := c.informer.GetIndexer().GetByKey(name)
 	if err != nil {
@@ -177,6 +185,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	}
 	if !exists {
 		c.health.forget(name)
+		c.renewals.forget(name)
 		return nil
 	}
 	cur, err := client.FromUnstructured[clusterv1alpha1.Cluster](obj.(*unstructured.Unstructured))
@@ -185,6 +194,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	}
 	start := c.opts.Clock.Now()
 	defer func() { c.queue.AddAfter(name, c.nextProbe(start)) }()
+	c.renew(ctx, cur)
 	return c.record(ctx, cur, c.observe(ctx, cur))
 }
 

@@ -9,5 +9,10 @@
 // (False→True) threshold; a per-cluster, in-memory health cache remembers since when. A cluster's
 // first condition is recorded at once.
 //
-// It does not decide placement (the scheduler reads what it writes) and never changes other fields.
+// The same visit renews a Push member's credentials before they expire, through a CredentialRenewer
+// (bootstrap.TokenRenewer), before its probe; renewals and their failures are events on the
+// Cluster.
+//
+// It does not decide placement (the scheduler reads what it writes), never changes other fields
+// of the Cluster, and does not itself know how credentials are made (bootstrap/ does).
 package clusterstatus

@@ -27,7 +27,7 @@ func newJoinCommand(name string) *cobra.Command {
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the gateway (default: $KUBECONFIG or ~/.kube/config)")
 	f.StringVar(&o.MemberKubeconfig, "cluster-kubeconfig", "", "kubeconfig of the member cluster (admin)")
 	f.StringVar(&o.MemberContext, "cluster-context", "", "context in --cluster-kubeconfig (default: its current context)")
-	f.DurationVar(&o.TokenExpiration, "token-expiration", 0, "lifetime of the credentials created in the member (default 8760h)")
+	f.DurationVar(&o.TokenExpiration, "token-expiration", 0, "lifetime of the credentials created in the member (default 8760h, at least 10m); the gateway renews them with the same lifetime (serve --cluster-token-renewal-fraction)")
 	_ = cmd.MarkFlagRequired("cluster-kubeconfig")
 	return cmd
 }

@@ -28,12 +28,15 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 
 	"github.com/fleetgate/fleetgate/apis/client"
 	"github.com/fleetgate/fleetgate/apis/crds"
+	"github.com/fleetgate/fleetgate/apis/scheme"
 	"github.com/fleetgate/fleetgate/bootstrap"
 	"github.com/fleetgate/fleetgate/bootstrap/access"
 	"github.com/fleetgate/fleetgate/bootstrap/token"
@@ -61,12 +64,15 @@ type serveOptions struct {
 	ClusterProbeTimeout     time.Duration
 	ClusterFailureThreshold time.Duration
 	ClusterSuccessThreshold time.Duration
-	AuthCacheTTL            time.Duration
-	InstallCRDs             bool
-	Profiling               bool
-	MemberDryRun            bool
-	DispatchTimeout         time.Duration
-	Workers                 int
+	// ClusterTokenRenewalFraction is --cluster-token-renewal-fraction: see
+	// bootstrap.TokenRenewer.Fraction.
+	ClusterTokenRenewalFraction float64
+	AuthCacheTTL                time.Duration
+	InstallCRDs                 bool
+	Profiling                   bool
+	MemberDryRun                bool
+	DispatchTimeout             time.Duration
+	Workers                     int
 	// MemberView is --member-view: the member-native resources merged from the members.
 	MemberView string
 	// CertManagerIssuer is --cert-manager-issuer: <Issuer|ClusterIssuer>/<name>, or empty (the
@@ -82,16 +88,17 @@ func newServeCommand() *cobra.Command {
 		SecurePort:          7443,
 		ClusterStatusPeriod: 10 * time.Second,
 		// Karmada's defaults.
-		ClusterProbeTimeout:      clusterstatus.DefaultTimeout,
-		ClusterFailureThreshold:  clusterstatus.DefaultThreshold,
-		ClusterSuccessThreshold:  clusterstatus.DefaultThreshold,
-		AuthCacheTTL:             10 * time.Second,
-		InstallCRDs:              true,
-		MemberDryRun:             true,
-		DispatchTimeout:          2 * time.Second,
-		Workers:                  8,
-		AgentCertificateLifetime: bootstrap.DefaultAgentLifetime,
-		MemberView:               "pods,nodes,endpoints,replicasets.apps,controllerrevisions.apps,endpointslices.discovery.k8s.io",
+		ClusterProbeTimeout:         clusterstatus.DefaultTimeout,
+		ClusterFailureThreshold:     clusterstatus.DefaultThreshold,
+		ClusterSuccessThreshold:     clusterstatus.DefaultThreshold,
+		ClusterTokenRenewalFraction: bootstrap.DefaultTokenRenewalFraction,
+		AuthCacheTTL:                10 * time.Second,
+		InstallCRDs:                 true,
+		MemberDryRun:                true,
+		DispatchTimeout:             2 * time.Second,
+		Workers:                     8,
+		AgentCertificateLifetime:    bootstrap.DefaultAgentLifetime,
+		MemberView:                  "pods,nodes,endpoints,replicasets.apps,controllerrevisions.apps,endpointslices.discovery.k8s.io",
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -118,6 +125,7 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&o.ClusterProbeTimeout, "cluster-probe-timeout", o.ClusterProbeTimeout, "how long one probe of a member may take (independent of --cluster-status-period)")
 	f.DurationVar(&o.ClusterFailureThreshold, "cluster-failure-threshold", o.ClusterFailureThreshold, "how long a Ready member must fail its probes without a break before it is marked Ready=False and tainted not-ready (0: at once)")
 	f.DurationVar(&o.ClusterSuccessThreshold, "cluster-success-threshold", o.ClusterSuccessThreshold, "how long a not-ready member must pass its probes without a break before it is marked Ready=True again (0: at once)")
+	f.Float64Var(&o.ClusterTokenRenewalFraction, "cluster-token-renewal-fraction", o.ClusterTokenRenewalFraction, "renew a Push member's tokens (from join) once this fraction of their lifetime has passed (0 < f < 1)")
 	f.DurationVar(&o.AuthCacheTTL, "auth-cache-ttl", o.AuthCacheTTL, "how long TokenReview and SubjectAccessReview answers are cached")
 	f.BoolVar(&o.MemberDryRun, "member-dry-run", o.MemberDryRun, "dry-run every write on its target members before committing it; a member's rejection fails the write")
 	f.DurationVar(&o.DispatchTimeout, "dispatch-timeout", o.DispatchTimeout, "how long a write waits for the reconciler to dispatch its copies to the members before it returns (the reconciler goes on after)")
@@ -152,6 +160,9 @@ func (o *serveOptions) validate() error {
 	}
 	if o.ClusterSuccessThreshold < 0 {
 		errs = append(errs, fmt.Errorf("--cluster-success-threshold %s: must not be negative", o.ClusterSuccessThreshold))
+	}
+	if f := o.ClusterTokenRenewalFraction; !(f > 0 && f < 1) {
+		errs = append(errs, fmt.Errorf("--cluster-token-renewal-fraction %v: must be greater than 0 and less than 1", f))
 	}
 	if o.DispatchTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--dispatch-timeout %s: must be positive", o.DispatchTimeout))
@@ -259,9 +270,19 @@ func (c *serveConfig) run(ctx context.Context) error {
 	}
 	hostAccess := access.NewHost(client.Clusters(c.hostDyn), c.hostKube)
 	hostAccess.QPS, hostAccess.Burst = reconcile.DefaultMemberQPS, reconcile.DefaultMemberBurst
+	// Renewals of Push members' tokens are events on their Clusters.
+	events := record.NewBroadcaster(record.WithContext(ctx))
+	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.hostKube.CoreV1().Events("")})
+	defer events.Shutdown()
+	eventScheme, err := scheme.New()
+	if err != nil {
+		return err
+	}
 	status := clusterstatus.New(c.hostDyn, hostAccess, clusterstatus.Options{
 		Period: c.opts.ClusterStatusPeriod, Timeout: c.opts.ClusterProbeTimeout,
 		FailureThreshold: ptr.To(c.opts.ClusterFailureThreshold), SuccessThreshold: ptr.To(c.opts.ClusterSuccessThreshold),
+		Renewer:  &bootstrap.TokenRenewer{Secrets: c.hostKube, Access: hostAccess, Fraction: c.opts.ClusterTokenRenewalFraction},
+		Recorder: events.NewRecorder(eventScheme, corev1.EventSource{Component: "fleetgate-cluster-status"}),
 	})
 	objects := cache.New(c.hostDyn)
 	// Agent certificates come from the gateway's CA, or from cert-manager, whose issuer's CA the

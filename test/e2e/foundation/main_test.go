@@ -15,10 +15,13 @@ import (
 
 func TestMain(m *testing.M) {
 	os.Exit(framework.Main(m, localenv.Options{
-		Members: []localenv.MemberOptions{{Name: "member1"}, {Name: "member2"}},
+		// member2's audit log tells TestPushTokensAreRenewed which token the gateway used.
+		Members: []localenv.MemberOptions{{Name: "member1"}, {Name: "member2", AuditLog: true}},
 		Gateway: true,
-		// Faster health probes keep the NotReady test short; the default is 10s.
-		GatewayArgs: []string{"--cluster-status-period=3s"},
+		// Faster health probes keep the NotReady test short; the default is 10s. Tokens are renewed
+		// once 1% of their lifetime has passed: after 6s for TestPushTokensAreRenewed's 10-minute
+		// tokens, never during a run for member1's one-year ones.
+		GatewayArgs: []string{"--cluster-status-period=3s", "--cluster-token-renewal-fraction=0.01"},
 	}, func(env *localenv.Env) error {
 		m := env.Member("member1")
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
