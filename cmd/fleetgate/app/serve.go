@@ -76,6 +76,10 @@ type serveOptions struct {
 	CertManagerIssuer string
 	// AgentCertificateLifetime is --agent-certificate-lifetime.
 	AgentCertificateLifetime time.Duration
+	// MaxRequestsInFlight, MaxMutatingRequestsInFlight and RequestBodyTimeout: see proxy.Limits.
+	MaxRequestsInFlight         int
+	MaxMutatingRequestsInFlight int
+	RequestBodyTimeout          time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -93,7 +97,11 @@ func newServeCommand() *cobra.Command {
 		DispatchTimeout:          2 * time.Second,
 		Workers:                  8,
 		AgentCertificateLifetime: bootstrap.DefaultAgentLifetime,
-		MemberView:               "pods,nodes,endpoints,replicasets.apps,controllerrevisions.apps,endpointslices.discovery.k8s.io",
+		// kube-apiserver's defaults.
+		MaxRequestsInFlight:         400,
+		MaxMutatingRequestsInFlight: 200,
+		RequestBodyTimeout:          30 * time.Second,
+		MemberView:                  "pods,nodes,endpoints,replicasets.apps,controllerrevisions.apps,endpointslices.discovery.k8s.io",
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -127,6 +135,9 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&o.CertManagerIssuer, "cert-manager-issuer", "", "sign Pull agents' certificates through cert-manager: <Issuer|ClusterIssuer>/<name>; CertificateRequests are created in "+certs.Namespace+" (an Issuer must be in that namespace too). Empty: the gateway's CA signs them")
 	f.DurationVar(&o.AgentCertificateLifetime, "agent-certificate-lifetime", o.AgentCertificateLifetime, "lifetime of the certificates Pull agents get at registration and renewal; agents renew at 80% of it")
 	f.StringVar(&o.MemberView, "member-view", o.MemberView, "member-native resources (resource[.group], comma-separated) that reads merge from the Ready members instead of reading the host; empty: none")
+	f.IntVar(&o.MaxRequestsInFlight, "max-requests-inflight", o.MaxRequestsInFlight, "how many non-mutating requests (get, list; watches and other long-running requests are not counted) may be served at once; beyond it 429 (0: no limit; system:masters is exempt)")
+	f.IntVar(&o.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", o.MaxMutatingRequestsInFlight, "how many mutating requests may be served at once; beyond it 429 (0: no limit; system:masters is exempt)")
+	f.DurationVar(&o.RequestBodyTimeout, "request-body-timeout", o.RequestBodyTimeout, "how long the body of a request that is not long-running may take to arrive before the connection is cut (0: no limit)")
 	f.BoolVar(&o.Profiling, "profiling", false, "serve /debug/pprof/ to authenticated callers")
 	f.BoolVar(&o.InstallCRDs, "install-crds", o.InstallCRDs, "install or upgrade fleetgate's CRDs in the host at start")
 	return cmd
@@ -171,6 +182,15 @@ func (o *serveOptions) validate() error {
 	}
 	if _, err := memberview.ParseResources(o.MemberView); err != nil {
 		errs = append(errs, fmt.Errorf("--member-view: %w", err))
+	}
+	if o.MaxRequestsInFlight < 0 {
+		errs = append(errs, fmt.Errorf("--max-requests-inflight %d: must not be negative", o.MaxRequestsInFlight))
+	}
+	if o.MaxMutatingRequestsInFlight < 0 {
+		errs = append(errs, fmt.Errorf("--max-mutating-requests-inflight %d: must not be negative", o.MaxMutatingRequestsInFlight))
+	}
+	if o.RequestBodyTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--request-body-timeout %s: must not be negative", o.RequestBodyTimeout))
 	}
 	if o.AuthCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("--auth-cache-ttl %s: must not be negative", o.AuthCacheTTL))
@@ -359,7 +379,11 @@ func (c *serveConfig) run(ctx context.Context) error {
 			KindFor:   mapper.KindFor,
 		},
 		Profiling: c.opts.Profiling,
-		Public:    c.publicHandlers(tokenSecrets, tunnels, signer),
+		Limits: proxy.Limits{
+			MaxRequestsInFlight: c.opts.MaxRequestsInFlight, MaxMutatingRequestsInFlight: c.opts.MaxMutatingRequestsInFlight,
+			BodyReadTimeout: c.opts.RequestBodyTimeout,
+		},
+		Public: c.publicHandlers(tokenSecrets, tunnels, signer),
 		Authenticated: map[string]http.Handler{
 			bootstrap.RegisterPath: &bootstrap.Registrar{Clusters: client.Clusters(c.hostDyn), Signer: signer},
 		},
