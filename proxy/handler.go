@@ -111,7 +111,8 @@ func NewRequestInfoResolver() request.RequestInfoResolver {
 //     public endpoints under an in-flight limit of their own);
 //  5. metrics (counts and latency by verb, group, resource and code);
 //  6. authentication — 401 unless a client certificate of the gateway CA or a bearer token that
-//     the host's TokenReview accepts; strips Authorization and X-Remote-* on success;
+//     the host's TokenReview accepts (429 with Retry-After when too many unknown tokens are being
+//     reviewed); strips Authorization and X-Remote-* on success;
 //  7. impersonation — Impersonate-* honoured only if the host's SubjectAccessReview allows the
 //     caller to impersonate; the headers are removed and the context user replaced;
 //  8. the in-flight limit (Limits; after authentication and impersonation, as in kube-apiserver:
@@ -182,7 +183,8 @@ func NewHandler(c Config) (http.Handler, error) {
 	h = withMaxInFlight(h, c.Limits)
 	h = impersonation.WithImpersonation(h, c.Authorizer, codecs)
 	h = authenticatedMetrics(h)
-	h = filters.WithAuthentication(h, c.Authenticator, http.HandlerFunc(unauthorized), nil, nil)
+	h = filters.WithAuthentication(h, throttledAuthenticator(c.Authenticator), http.HandlerFunc(authenticationFailed), nil, nil)
+	h = withAuthnThrottle(h)
 	h = withMetrics(h, c.Metrics)
 	h = withPublic(h, c.Ready, limitPublic(c.Public, c.Limits))
 	h = withBodyReadDeadline(h, c.Limits.BodyReadTimeout)
