@@ -18,8 +18,14 @@ import (
 )
 
 // NewAuthenticator returns the gateway's request authenticator: a client certificate verified against
-// clientCAs (user = CN, groups = O; a verified certificate is remembered for a minute), or else a bearer token checked with a TokenReview on the host,
-// cached for tokenTTL (successes) and a tenth of it (failures).
+// clientCAs (user = CN, groups = O; a verified certificate is remembered for a minute), or else a
+// bearer token checked with a TokenReview on the host. Answers are cached by keyed hash of the token:
+// acceptances for tokenTTL, refusals for a tenth of it (at most 4096 of them). A token the host has
+// not accepted before waits for one of MaxUnknownTokenReviews review slots, at most
+// UnknownTokenWait, then is refused with ErrTooManyTokenReviews (429), and such reviews are paced at
+// UnknownTokenReviewQPS; tokens accepted before are reviewed at once.
+// tokenReviews should have a client-side rate limiter of its own, shared with nothing but the
+// SubjectAccessReviews, so that bad tokens never delay the gateway's controllers.
 func NewAuthenticator(clientCAs *x509.CertPool, tokenReviews authenticationv1client.AuthenticationV1Interface, tokenTTL time.Duration) (authenticator.Request, error) {
 	if clientCAs == nil {
 		return nil, fmt.Errorf("authenticator: no client CA")
@@ -38,6 +44,8 @@ func NewAuthenticator(clientCAs *x509.CertPool, tokenReviews authenticationv1cli
 	if err != nil {
 		return nil, fmt.Errorf("token review authenticator: %w", err)
 	}
-	tokens := bearertoken.New(tokencache.New(tokenReview, false, tokenTTL, tokenTTL/10))
+	gate := newReviewGate(tokenReview, tokenTTL/10, MaxUnknownTokenReviews, UnknownTokenWait, UnknownTokenReviewQPS, clock.RealClock{})
+	// Refusals are cached by the gate (bounded), not by the token cache (unbounded).
+	tokens := bearertoken.New(tokencache.New(gate, false, tokenTTL, 0))
 	return union.New(certs, tokens), nil
 }

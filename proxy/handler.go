@@ -53,6 +53,8 @@ type Config struct {
 	// MemberView, when set (with Clusters), serves the merged member views: its Resources (the
 	// default view) at their usual paths, any resource under /clusters/*/.
 	MemberView *MemberViewConfig
+	// Limits bound in-flight requests and body reads (zero: no limits).
+	Limits Limits
 }
 
 // Writes is a write path of its own for some requests: the one decision which (Handles) and how
@@ -105,14 +107,19 @@ func NewRequestInfoResolver() request.RequestInfoResolver {
 // NewHandler assembles the front door. A request passes the filters in this order:
 //
 //  1. panic recovery;
-//  2. /healthz, /livez, /readyz and Config.Public — answered here, without authentication;
-//  3. request info (verb, group, resource, namespace, name, subresource) into the context;
-//  4. metrics (counts and latency by verb, group, resource and code);
-//  5. authentication — 401 unless a client certificate of the gateway CA or a bearer token that
-//     the host's TokenReview accepts; strips Authorization and X-Remote-* on success;
-//  6. impersonation — Impersonate-* honoured only if the host's SubjectAccessReview allows the
+//  2. request info (verb, group, resource, namespace, name, subresource) into the context;
+//  3. the body read deadline (Limits.BodyReadTimeout) for requests that are not long-running;
+//  4. /healthz, /livez, /readyz and Config.Public — answered here, without authentication (the
+//     public endpoints under an in-flight limit of their own);
+//  5. metrics (counts and latency by verb, group, resource and code);
+//  6. authentication — 401 unless a client certificate of the gateway CA or a bearer token that
+//     the host's TokenReview accepts (429 with Retry-After when too many unknown tokens are being
+//     reviewed); strips Authorization and X-Remote-* on success;
+//  7. impersonation — Impersonate-* honoured only if the host's SubjectAccessReview allows the
 //     caller to impersonate; the headers are removed and the context user replaced;
-//  7. the router: /metrics, /debug/pprof/ (if profiling), the merged member views of the
+//  8. the in-flight limit (Limits; after authentication and impersonation, as in kube-apiserver:
+//     system:masters is exempt, long-running requests are not counted; 429 with Retry-After);
+//  9. the router: /metrics, /debug/pprof/ (if profiling), the merged member views of the
 //     member-native resources (reads, subresources and writes by name: package memberview, each
 //     member as the context user), the cluster proxy (clusters/proxy checked on the host, then the
 //     member as the context user; /clusters/*/ merged), writes of propagatable kinds through the
@@ -175,14 +182,30 @@ func NewHandler(c Config) (http.Handler, error) {
 
 	codecs := scheme.Codecs.WithoutConversion()
 	var h http.Handler = router
+	h = withMaxInFlight(h, c.Limits)
 	h = impersonation.WithImpersonation(h, c.Authorizer, codecs)
 	h = authenticatedMetrics(h)
-	h = filters.WithAuthentication(h, c.Authenticator, http.HandlerFunc(unauthorized), nil, nil)
+	h = filters.WithAuthentication(h, throttledAuthenticator(c.Authenticator), http.HandlerFunc(authenticationFailed), nil, nil)
+	h = withAuthnThrottle(h)
 	h = withMetrics(h, c.Metrics)
+	h = withPublic(h, c.Ready, limitPublic(c.Public, c.Limits))
+	h = withBodyReadDeadline(h, c.Limits.BodyReadTimeout)
 	h = filters.WithRequestInfo(h, NewRequestInfoResolver())
-	h = withPublic(h, c.Ready, c.Public)
 	h = withPanicRecovery(h)
 	return h, nil
+}
+
+// limitPublic puts the public endpoints under one in-flight limit of their own (their callers are
+// not authenticated, so none is exempt).
+func limitPublic(public map[string]http.Handler, l Limits) map[string]http.Handler {
+	limited := withMaxInFlight(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		public[r.URL.Path].ServeHTTP(w, r)
+	}), l)
+	out := make(map[string]http.Handler, len(public))
+	for path := range public {
+		out[path] = limited
+	}
+	return out
 }
 
 func unauthorized(w http.ResponseWriter, r *http.Request) {

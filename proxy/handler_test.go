@@ -75,23 +75,33 @@ var testAuthz = authorizer.AuthorizerFunc(func(_ context.Context, a authorizer.A
 func newTestGateway(t *testing.T, ready func() error) (*httptest.Server, *fakeHost) {
 	t.Helper()
 	host := &fakeHost{release: make(chan struct{})}
+	gw := newTestGatewayWith(t, host, func(c *Config) { c.Ready = ready })
+	t.Cleanup(func() { close(host.release) }) // before the servers close (cleanups run last first)
+	return gw, host
+}
+
+// newTestGatewayWith serves the front door, with testAuthn and testAuthz unless modify changes
+// them, in front of host.
+func newTestGatewayWith(t *testing.T, host http.Handler, modify func(*Config)) *httptest.Server {
+	t.Helper()
 	hostSrv := httptest.NewTLSServer(host)
 	t.Cleanup(hostSrv.Close)
-	t.Cleanup(func() { close(host.release) })
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hostSrv.Certificate().Raw})
-	h, err := NewHandler(Config{
+	c := Config{
 		Host:          &rest.Config{Host: hostSrv.URL, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM}},
 		Authenticator: testAuthn,
 		Authorizer:    testAuthz,
-		Ready:         ready,
+		Ready:         func() error { return nil },
 		Metrics:       NewMetrics(),
-	})
+	}
+	modify(&c)
+	h, err := NewHandler(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	gw := httptest.NewServer(h)
 	t.Cleanup(gw.Close)
-	return gw, host
+	return gw
 }
 
 func do(t *testing.T, method, url string, hdr map[string][]string) (*http.Response, string) {

@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/ptr"
 
 	"github.com/fleetgate/fleetgate/apis/client"
@@ -80,6 +81,10 @@ type serveOptions struct {
 	CertManagerIssuer string
 	// AgentCertificateLifetime is --agent-certificate-lifetime.
 	AgentCertificateLifetime time.Duration
+	// MaxRequestsInFlight, MaxMutatingRequestsInFlight and RequestBodyTimeout: see proxy.Limits.
+	MaxRequestsInFlight         int
+	MaxMutatingRequestsInFlight int
+	RequestBodyTimeout          time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -98,6 +103,10 @@ func newServeCommand() *cobra.Command {
 		DispatchTimeout:             2 * time.Second,
 		Workers:                     8,
 		AgentCertificateLifetime:    bootstrap.DefaultAgentLifetime,
+		// kube-apiserver's defaults.
+		MaxRequestsInFlight:         400,
+		MaxMutatingRequestsInFlight: 200,
+		RequestBodyTimeout:          30 * time.Second,
 		MemberView:                  "pods,nodes,endpoints,replicasets.apps,controllerrevisions.apps,endpointslices.discovery.k8s.io",
 	}
 	cmd := &cobra.Command{
@@ -133,6 +142,9 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&o.CertManagerIssuer, "cert-manager-issuer", "", "sign Pull agents' certificates through cert-manager: <Issuer|ClusterIssuer>/<name>; CertificateRequests are created in "+certs.Namespace+" (an Issuer must be in that namespace too). Empty: the gateway's CA signs them")
 	f.DurationVar(&o.AgentCertificateLifetime, "agent-certificate-lifetime", o.AgentCertificateLifetime, "lifetime of the certificates Pull agents get at registration and renewal; agents renew at 80% of it")
 	f.StringVar(&o.MemberView, "member-view", o.MemberView, "member-native resources (resource[.group], comma-separated) that reads merge from the Ready members instead of reading the host; empty: none")
+	f.IntVar(&o.MaxRequestsInFlight, "max-requests-inflight", o.MaxRequestsInFlight, "how many non-mutating requests (get, list; watches and other long-running requests are not counted) may be served at once; beyond it 429 (0: no limit; system:masters is exempt)")
+	f.IntVar(&o.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", o.MaxMutatingRequestsInFlight, "how many mutating requests may be served at once; beyond it 429 (0: no limit; system:masters is exempt)")
+	f.DurationVar(&o.RequestBodyTimeout, "request-body-timeout", o.RequestBodyTimeout, "how long the body of a request that is not long-running may take to arrive before the connection is cut (0: no limit)")
 	f.BoolVar(&o.Profiling, "profiling", false, "serve /debug/pprof/ to authenticated callers")
 	f.BoolVar(&o.InstallCRDs, "install-crds", o.InstallCRDs, "install or upgrade fleetgate's CRDs in the host at start")
 	return cmd
@@ -181,6 +193,15 @@ func (o *serveOptions) validate() error {
 	if _, err := memberview.ParseResources(o.MemberView); err != nil {
 		errs = append(errs, fmt.Errorf("--member-view: %w", err))
 	}
+	if o.MaxRequestsInFlight < 0 {
+		errs = append(errs, fmt.Errorf("--max-requests-inflight %d: must not be negative", o.MaxRequestsInFlight))
+	}
+	if o.MaxMutatingRequestsInFlight < 0 {
+		errs = append(errs, fmt.Errorf("--max-mutating-requests-inflight %d: must not be negative", o.MaxMutatingRequestsInFlight))
+	}
+	if o.RequestBodyTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--request-body-timeout %s: must not be negative", o.RequestBodyTimeout))
+	}
 	if o.AuthCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("--auth-cache-ttl %s: must not be negative", o.AuthCacheTTL))
 	}
@@ -188,11 +209,21 @@ func (o *serveOptions) validate() error {
 }
 
 // serveConfig is the completed configuration of the gateway.
+//
+// The gateway's clients of the host are split by caller, each with a client-side rate limiter of
+// its own (hostClientQPS), so that no kind of caller can starve another: reviews (TokenReviews and
+// SubjectAccessReviews, which a flood of bad tokens spends), the controllers (hostKube, hostDyn:
+// cluster status and its credential reads, informers, the reconciler's reads, readiness), and the
+// request path (requests: registration, renewal, the tunnel's Cluster checks, the cluster proxy's
+// and member views' credential reads). Proxied requests go over host's transport, which has no
+// client limiter (the host's own limits apply to them as to the caller).
 type serveConfig struct {
 	opts      serveOptions
 	host      *rest.Config
 	hostKube  kubernetes.Interface
 	hostDyn   dynamic.Interface
+	reviews   kubernetes.Interface
+	requests  hostClient
 	ca        *certs.CA
 	serving   tls.Certificate
 	listener  net.Listener
@@ -204,12 +235,18 @@ func (o *serveOptions) complete(ctx context.Context) (*serveConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	host.QPS, host.Burst = 200, 400
 	c := &serveConfig{opts: *o, host: host}
-	if c.hostKube, err = kubernetes.NewForConfig(host); err != nil {
+	controllers, err := newHostClient(host)
+	if err != nil {
 		return nil, err
 	}
-	if c.hostDyn, err = dynamic.NewForConfig(host); err != nil {
+	c.hostKube, c.hostDyn = controllers.kube, controllers.dyn
+	reviews, err := newHostClient(host)
+	if err != nil {
+		return nil, err
+	}
+	c.reviews = reviews.kube
+	if c.requests, err = newHostClient(host); err != nil {
 		return nil, err
 	}
 	if o.InstallCRDs {
@@ -260,11 +297,11 @@ func servingCert(ca *certs.CA, o *serveOptions) (tls.Certificate, error) {
 }
 
 func (c *serveConfig) run(ctx context.Context) error {
-	authn, err := proxy.NewAuthenticator(c.ca.Pool(), c.hostKube.AuthenticationV1(), c.opts.AuthCacheTTL)
+	authn, err := proxy.NewAuthenticator(c.ca.Pool(), c.reviews.AuthenticationV1(), c.opts.AuthCacheTTL)
 	if err != nil {
 		return err
 	}
-	authz, err := proxy.NewAuthorizer(c.hostKube.AuthorizationV1(), c.opts.AuthCacheTTL)
+	authz, err := proxy.NewAuthorizer(c.reviews.AuthorizationV1(), c.opts.AuthCacheTTL)
 	if err != nil {
 		return err
 	}
@@ -292,7 +329,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 	var certManager *bootstrap.CertManagerSigner
 	if c.opts.CertManagerIssuer != "" {
 		kind, name, _ := bootstrap.ParseIssuer(c.opts.CertManagerIssuer) // checked by validate
-		certManager = &bootstrap.CertManagerSigner{Client: c.hostDyn, Namespace: certs.Namespace, IssuerKind: kind, IssuerName: name, Lifetime: c.opts.AgentCertificateLifetime}
+		certManager = &bootstrap.CertManagerSigner{Client: c.requests.dyn, Namespace: certs.Namespace, IssuerKind: kind, IssuerName: name, Lifetime: c.opts.AgentCertificateLifetime}
 		signer = certManager
 		trusted = func() []*x509.CertPool { return []*x509.CertPool{c.ca.Pool(), certManager.Trusted()} }
 	}
@@ -302,12 +339,15 @@ func (c *serveConfig) run(ctx context.Context) error {
 		TrustedCAs: trusted,
 		// A registered Pull Cluster, not being deleted, that admits the certificate (issued for
 		// this Cluster object, not a predecessor of the same name).
-		Allower: bootstrap.PullAllower{Lookup: objects.Cluster, Live: client.Clusters(c.hostDyn)},
+		Allower: bootstrap.PullAllower{Lookup: objects.Cluster, Live: client.Clusters(c.requests.dyn)},
 	})
 	if err != nil {
 		return err
 	}
 	hostAccess.Tunnels = tunnels
+	// The cluster proxy and the member views read members' credentials on the request path.
+	requestAccess := access.NewHost(client.Clusters(c.requests.dyn), c.requests.kube)
+	requestAccess.QPS, requestAccess.Burst, requestAccess.Tunnels = hostAccess.QPS, hostAccess.Burst, tunnels
 	// A Cluster deleted (or being deleted) loses its tunnel at once; Allowed refuses it from then on.
 	closeTunnel := func(obj any) {
 		if u, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
@@ -375,7 +415,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 			return *c.readiness.Load()
 		},
 		Metrics:  metrics,
-		Clusters: hostAccess,
+		Clusters: requestAccess,
 		MemberView: &proxy.MemberViewConfig{
 			Members:   objects.Clusters,
 			Owners:    reconciler,
@@ -383,9 +423,13 @@ func (c *serveConfig) run(ctx context.Context) error {
 			KindFor:   mapper.KindFor,
 		},
 		Profiling: c.opts.Profiling,
-		Public:    c.publicHandlers(tokenSecrets, tunnels, signer),
+		Limits: proxy.Limits{
+			MaxRequestsInFlight: c.opts.MaxRequestsInFlight, MaxMutatingRequestsInFlight: c.opts.MaxMutatingRequestsInFlight,
+			BodyReadTimeout: c.opts.RequestBodyTimeout,
+		},
+		Public: c.publicHandlers(tokenSecrets, tunnels, signer),
 		Authenticated: map[string]http.Handler{
-			bootstrap.RegisterPath: &bootstrap.Registrar{Clusters: client.Clusters(c.hostDyn), Signer: signer},
+			bootstrap.RegisterPath: &bootstrap.Registrar{Clusters: client.Clusters(c.requests.dyn), Signer: signer},
 		},
 		Writes: pipeline.New(pipeline.Config{
 			Host: hostCaller, Cache: objects, Kinds: mapper, Observer: objects, Clients: members, Reconciler: reconciler, Namespaces: reconciler,
@@ -437,11 +481,38 @@ func (c *serveConfig) run(ctx context.Context) error {
 // endpoints (which authenticate agents by their certificates themselves).
 func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret, tunnels *tunnel.Server, signer bootstrap.Signer) map[string]http.Handler {
 	h := webhook.Handlers()
-	h[tunnel.Path] = tunnels                                                                                           // it verifies the agent's certificate itself
-	h[bootstrap.RenewPath] = &bootstrap.Renewer{Agents: tunnels, Signer: signer, Clusters: client.Clusters(c.hostDyn)} // as the tunnel does
+	h[tunnel.Path] = tunnels                                                                                                // it verifies the agent's certificate itself
+	h[bootstrap.RenewPath] = &bootstrap.Renewer{Agents: tunnels, Signer: signer, Clusters: client.Clusters(c.requests.dyn)} // as the tunnel does
 	server := "https://" + net.JoinHostPort(c.advertise(), strconv.Itoa(c.opts.SecurePort))
 	h[token.ClusterInfoPath] = token.ClusterInfoHandler(server, c.ca.CertPEM(), tokenSecrets, time.Now)
 	return h
+}
+
+// hostClientQPS and hostClientBurst are each host client's rate limit (serveConfig).
+const (
+	hostClientQPS   = 200
+	hostClientBurst = 400
+)
+
+// hostClient is a typed and a dynamic client of the host sharing one client-side rate limiter.
+type hostClient struct {
+	kube kubernetes.Interface
+	dyn  dynamic.Interface
+}
+
+func newHostClient(host *rest.Config) (hostClient, error) {
+	cfg := rest.CopyConfig(host)
+	cfg.QPS, cfg.Burst = hostClientQPS, hostClientBurst
+	cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return hostClient{}, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return hostClient{}, err
+	}
+	return hostClient{kube: kube, dyn: dyn}, nil
 }
 
 // advertise is the address the host and clients use to reach the gateway.
