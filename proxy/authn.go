@@ -44,8 +44,11 @@ func NewAuthenticator(clientCAs *x509.CertPool, tokenReviews authenticationv1cli
 	if err != nil {
 		return nil, fmt.Errorf("token review authenticator: %w", err)
 	}
-	gate := newReviewGate(tokenReview, tokenTTL/10, MaxUnknownTokenReviews, UnknownTokenWait, UnknownTokenReviewQPS, clock.RealClock{})
-	// Refusals are cached by the gate (bounded), not by the token cache (unbounded).
-	tokens := bearertoken.New(tokencache.New(gate, false, tokenTTL, 0))
+	// The gate is outside the cache, so that it sees the request's context (a waiting request whose
+	// client went away gives up its place); refusals are cached by the gate (bounded), not by the
+	// token cache (unbounded).
+	gate := newReviewGate(tokencache.New(tokenReview, false, tokenTTL, 0), tokenTTL/10,
+		MaxUnknownTokenReviews, UnknownTokenWait, UnknownTokenReviewQPS, clock.RealClock{})
+	tokens := bearertoken.New(gate)
 	return union.New(certs, tokens), nil
 }

@@ -45,11 +45,11 @@ const (
 	refusedTokens = 4096
 )
 
-// reviewGate stands between the answer cache (k8s.io/apiserver's token cache, which caches
-// successes) and the host's TokenReviews: it caches refusals in a bounded LRU, lets tokens the host
-// has accepted before through at once, and has every other token wait (first come, first served)
-// for one of a few slots, up to a time, or ErrTooManyTokenReviews, and reviews those at a pace.
-// Errors are not cached.
+// reviewGate stands in front of the answers (k8s.io/apiserver's token cache, which caches
+// acceptances, over the host's TokenReviews): it caches refusals in a bounded LRU, lets tokens the
+// host has accepted before through at once, and has every other token wait (first come, first
+// served) for one of a few slots, up to a time or until its request ends, or ErrTooManyTokenReviews,
+// and lets those through at a pace. Errors are not cached.
 type reviewGate struct {
 	reviews    authenticator.Token
 	unknown    chan struct{}

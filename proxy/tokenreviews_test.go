@@ -92,6 +92,24 @@ func TestReviewGate(t *testing.T) {
 			t.Errorf("error-1 reviewed %d times, want 2", n)
 		}
 	})
+	t.Run("a waiting token whose request ends gives up its place", func(t *testing.T) {
+		g := newReviewGate(f, time.Second, 1, 10*time.Second, 1e6, clk)
+		held := make(chan struct{})
+		go func() { defer close(held); _, _, _ = g.AuthenticateToken(ctx, "slow-held") }()
+		<-f.started
+		cctx, cancel := context.WithCancel(ctx)
+		gaveUp := make(chan error, 1)
+		go func() { _, _, err := g.AuthenticateToken(cctx, "good-abandoned"); gaveUp <- err }()
+		cancel()
+		if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+			t.Errorf("abandoned wait: %v, want context.Canceled", err)
+		}
+		f.release <- struct{}{} // let slow-held finish
+		<-held
+		if n := f.count("good-abandoned"); n != 0 {
+			t.Errorf("an abandoned token was reviewed %d times", n)
+		}
+	})
 	t.Run("the refusal cache is bounded", func(t *testing.T) {
 		for i := range refusedTokens + 10 {
 			_, _ = auth(fmt.Sprintf("bad-%d", i))
