@@ -86,6 +86,7 @@ func TestAgentListensOnNoSocket(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the agent did not connect")
 	}
+	waitSession(t, g, "member2")
 	// The positive signal: the agent serves through its tunnel.
 	c := &http.Client{Transport: &http.Transport{DialContext: g.tunnels.DialerFor("member2")}, Timeout: 5 * time.Second}
 	resp, err := c.Get("http://" + tunnel.AgentAddress + "/version")
@@ -101,5 +102,20 @@ func TestAgentListensOnNoSocket(t *testing.T) {
 		if _, ok := before[inode]; !ok {
 			t.Errorf("the running agent listens on %s (socket %s)", addr, inode)
 		}
+	}
+}
+
+// waitSession waits until the gateway has registered cluster's session: the agent's OnConnect can
+// come before it.
+func waitSession(t *testing.T, g *renewGateway, cluster string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !g.tunnels.Connected(cluster) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway has no session of %s's agent", cluster)
+		}
+		<-tick.C
 	}
 }

@@ -172,6 +172,7 @@ func TestAgentRenewsWithoutDroppingTheTunnel(t *testing.T) {
 	case <-timeout:
 		t.Fatal("the agent did not connect")
 	}
+	waitSession(t, g, "member2")
 	serials := map[string]bool{first.SerialNumber.String(): true}
 	requests := 0
 	// A request every 20ms (the load the renewals must not disturb) until two renewals are seen.
