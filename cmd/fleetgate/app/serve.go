@@ -307,6 +307,9 @@ func (c *serveConfig) run(ctx context.Context) error {
 	}
 	hostAccess := access.NewHost(client.Clusters(c.hostDyn), c.hostKube)
 	hostAccess.QPS, hostAccess.Burst = reconcile.DefaultMemberQPS, reconcile.DefaultMemberBurst
+	// The cluster proxy and the member views read members' credentials on the request path.
+	requestAccess := access.NewHost(client.Clusters(c.requests.dyn), c.requests.kube)
+	requestAccess.QPS, requestAccess.Burst = hostAccess.QPS, hostAccess.Burst
 	// Renewals of Push members' tokens are events on their Clusters.
 	events := record.NewBroadcaster(record.WithContext(ctx))
 	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.hostKube.CoreV1().Events("")})
@@ -318,7 +321,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 	status := clusterstatus.New(c.hostDyn, hostAccess, clusterstatus.Options{
 		Period: c.opts.ClusterStatusPeriod, Timeout: c.opts.ClusterProbeTimeout,
 		FailureThreshold: ptr.To(c.opts.ClusterFailureThreshold), SuccessThreshold: ptr.To(c.opts.ClusterSuccessThreshold),
-		Renewer:  &bootstrap.TokenRenewer{Secrets: c.hostKube, Access: hostAccess, Fraction: c.opts.ClusterTokenRenewalFraction},
+		Renewer:  &bootstrap.TokenRenewer{Secrets: c.hostKube, Access: reloadBoth{hostAccess, requestAccess}, Fraction: c.opts.ClusterTokenRenewalFraction},
 		Recorder: events.NewRecorder(eventScheme, corev1.EventSource{Component: "fleetgate-cluster-status"}),
 	})
 	objects := cache.New(c.hostDyn)
@@ -345,9 +348,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 		return err
 	}
 	hostAccess.Tunnels = tunnels
-	// The cluster proxy and the member views read members' credentials on the request path.
-	requestAccess := access.NewHost(client.Clusters(c.requests.dyn), c.requests.kube)
-	requestAccess.QPS, requestAccess.Burst, requestAccess.Tunnels = hostAccess.QPS, hostAccess.Burst, tunnels
+	requestAccess.Tunnels = tunnels
 	// A Cluster deleted (or being deleted) loses its tunnel at once; Allowed refuses it from then on.
 	closeTunnel := func(obj any) {
 		if u, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
@@ -524,6 +525,18 @@ func (c *serveConfig) advertise() string {
 		return c.opts.BindAddress
 	}
 	return "127.0.0.1"
+}
+
+// reloadBoth is the controllers' member access (through which renewals reach the member) that
+// also tells the request path's member clients when a cluster's tokens were renewed.
+type reloadBoth struct {
+	*access.Host
+	requests *access.Host
+}
+
+func (r reloadBoth) Reload(cluster string) {
+	r.Host.Reload(cluster)
+	r.requests.Reload(cluster)
 }
 
 // watchHost keeps the readiness error current: the gateway is ready while the host's /readyz is.
