@@ -398,7 +398,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 		return err
 	}
 	// The write pipeline's dry runs and commits go to the host as the caller, as the front door's.
-	hostCaller, err := proxy.NewCaller(c.host)
+	hostCaller, err := proxy.NewCaller(c.host, proxy.Impersonate)
 	if err != nil {
 		return err
 	}
