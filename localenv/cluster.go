@@ -36,6 +36,9 @@ type Cluster struct {
 	// CA signs the apiserver's serving certificate and the client certificates it accepts; tests may
 	// issue certificates for other users with it.
 	CA *certs.CA
+	// FrontProxyCA (the host only) is the host's --requestheader-client-ca-file: it signs the
+	// gateway's front-proxy client certificate (CN GatewayFrontProxyUser); tests may issue others.
+	FrontProxyCA *certs.CA
 	// Nodes are the names of the kwok Nodes of a workload member.
 	Nodes []string
 
@@ -68,6 +71,11 @@ func newCluster(stateDir, binDir string, l clusterLayout, member *MemberOptions)
 		Server:     l.server(),
 		CA:         ca,
 		layout:     l,
+	}
+	if member == nil {
+		if c.FrontProxyCA, err = writeFrontProxyPKI(l); err != nil {
+			return nil, fmt.Errorf("%s front-proxy certificates: %w", l.name, err)
+		}
 	}
 	if err := admin.Write(c.Kubeconfig); err != nil {
 		return nil, err

@@ -75,8 +75,23 @@ func apiserverArgs(l clusterLayout, member bool) []string {
 		// Bootstrap tokens (bootstrap/token) authenticate Pull members' register at the host's
 		// TokenReview.
 		args = append(args, "--enable-bootstrap-token-auth")
+		args = append(args, requestHeaderArgs(l)...)
 	}
 	return args
+}
+
+// requestHeaderArgs: the host trusts the gateway as an authenticating front proxy (proxy.FrontProxy):
+// X-Remote-* headers name the user of a request only when it comes with a client certificate of the
+// front-proxy CA for GatewayFrontProxyUser.
+func requestHeaderArgs(l clusterLayout) []string {
+	return []string{
+		"--requestheader-client-ca-file=" + l.path(frontProxyCACert),
+		"--requestheader-allowed-names=" + GatewayFrontProxyUser,
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-uid-headers=X-Remote-Uid",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+	}
 }
 
 // Files of a member with MemberOptions.AuditLog, in its cluster directory.
@@ -172,11 +187,14 @@ func certManagerArgs(kubeconfig, namespace string) []string {
 	return []string{"--kubeconfig=" + kubeconfig, "--cluster-resource-namespace=" + namespace}
 }
 
-// gatewayArgs is the `fleetgate serve` command line; extra arguments come last.
-func gatewayArgs(hostKubeconfig string, port int, extra ...string) []string {
+// gatewayArgs is the `fleetgate serve` command line against the host in host's directory (its
+// credential and front-proxy certificate); extra arguments come last.
+func gatewayArgs(host clusterLayout, port int, extra ...string) []string {
 	args := []string{
 		"serve",
-		"--kubeconfig", hostKubeconfig,
+		"--kubeconfig", host.path(gatewayHostKubeconfig),
+		"--host-front-proxy-cert-file", host.path(frontProxyClientCert),
+		"--host-front-proxy-key-file", host.path(frontProxyClientKey),
 		"--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(port),
 		"--advertise-address", "127.0.0.1",

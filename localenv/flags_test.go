@@ -81,9 +81,16 @@ func TestComponentArgs(t *testing.T) {
 			"--service-account-signing-key-file": "/s/clusters/member1/sa.key",
 			"--client-ca-file":                   "/s/clusters/member1/ca.crt",
 			"--authorization-mode":               "RBAC",
-		}, nil},
-		{"host apiserver", apiserverArgs(l, false), map[string]string{"--etcd-prefix": "/member1"},
-			[]string{"--kubelet-preferred-address-types"}},
+		}, []string{"--requestheader-client-ca-file"}},
+		{"host apiserver", apiserverArgs(l, false), map[string]string{
+			"--etcd-prefix":                        "/member1",
+			"--requestheader-client-ca-file":       "/s/clusters/member1/front-proxy-ca.crt",
+			"--requestheader-allowed-names":        GatewayFrontProxyUser,
+			"--requestheader-username-headers":     "X-Remote-User",
+			"--requestheader-uid-headers":          "X-Remote-Uid",
+			"--requestheader-group-headers":        "X-Remote-Group",
+			"--requestheader-extra-headers-prefix": "X-Remote-Extra-",
+		}, []string{"--kubelet-preferred-address-types"}},
 		{"host controller-manager", controllerManagerArgs(l, "/s/host.kubeconfig", true), map[string]string{
 			"--controllers":  hostControllers,
 			"--leader-elect": "false",
@@ -132,8 +139,10 @@ func TestComponentArgs(t *testing.T) {
 }
 
 func TestGatewayArgs(t *testing.T) {
-	got := gatewayArgs("/s/gw.kubeconfig", 7, "--a", "--b=c")
-	want := []string{"serve", "--kubeconfig", "/s/gw.kubeconfig", "--bind-address", "127.0.0.1",
+	got := gatewayArgs(clusterLayout{name: "host", dir: "/s/host"}, 7, "--a", "--b=c")
+	want := []string{"serve", "--kubeconfig", "/s/host/fleetgate-gateway.kubeconfig",
+		"--host-front-proxy-cert-file", "/s/host/front-proxy-client.crt", "--host-front-proxy-key-file", "/s/host/front-proxy-client.key",
+		"--bind-address", "127.0.0.1",
 		"--secure-port", "7", "--advertise-address", "127.0.0.1",
 		"--cluster-failure-threshold", "3s", "--cluster-success-threshold", "1s", "--a", "--b=c"}
 	if !slices.Equal(got, want) {

@@ -30,11 +30,10 @@ func (e *Env) StartGateway(ctx context.Context, extraArgs ...string) error {
 		e.mu.Unlock()
 		return fmt.Errorf("start gateway: already running as pid %d", e.gateway.pid())
 	}
-	hostKubeconfig := e.Host.layout.path(gatewayHostKubeconfig)
 	p := &process{
 		name:    "gateway",
 		path:    filepath.Join(e.BinDir, binFleetgate),
-		args:    gatewayArgs(hostKubeconfig, e.gatewayPort, append(slices.Clone(e.opts.GatewayArgs), extraArgs...)...),
+		args:    gatewayArgs(e.Host.layout, e.gatewayPort, append(slices.Clone(e.opts.GatewayArgs), extraArgs...)...),
 		logPath: filepath.Join(e.Dir, "logs", "gateway.log"),
 	}
 	e.gateway = p

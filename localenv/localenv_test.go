@@ -259,6 +259,8 @@ func fakeGateway(args []string) error {
 	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	kubeconfig := fs.String("kubeconfig", "", "")
+	frontProxyCert := fs.String("host-front-proxy-cert-file", "", "")
+	frontProxyKey := fs.String("host-front-proxy-key-file", "", "")
 	bind := fs.String("bind-address", "", "")
 	port := fs.String("secure-port", "", "")
 	fs.String("advertise-address", "", "")
@@ -268,6 +270,9 @@ func fakeGateway(args []string) error {
 	fs.Bool("fake-second", false, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if _, err := tls.LoadX509KeyPair(*frontProxyCert, *frontProxyKey); err != nil {
+		return fmt.Errorf("front-proxy certificate: %w", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()

@@ -27,6 +27,9 @@ const (
 	adminUser = "localenv-admin"
 	// GatewayHostUser is the identity the gateway uses with the host (member of system:masters).
 	GatewayHostUser = "system:fleetgate:gateway"
+	// GatewayFrontProxyUser is the common name of the gateway's front-proxy client certificate, the
+	// host's only --requestheader-allowed-names.
+	GatewayFrontProxyUser = "fleetgate-front-proxy"
 	// GatewayAdminUser is the common name of the admin certificate in gateway.kubeconfig.
 	GatewayAdminUser = "fleetgate-admin"
 )
@@ -44,6 +47,12 @@ const (
 	podLogFile     = "pod.log"
 	// gatewayHostKubeconfig is the gateway's credential for the host, in the host's directory.
 	gatewayHostKubeconfig = "fleetgate-gateway.kubeconfig"
+	// The host's front-proxy CA (--requestheader-client-ca-file) and the gateway's client
+	// certificate from it, in the host's directory.
+	frontProxyCACert     = "front-proxy-ca.crt"
+	frontProxyCAKey      = "front-proxy-ca.key"
+	frontProxyClientCert = "front-proxy-client.crt"
+	frontProxyClientKey  = "front-proxy-client.key"
 )
 
 // clusterLayout is where a cluster's files are and which ports it listens on.
@@ -116,6 +125,27 @@ func writePKI(l clusterLayout, kwok bool) (*certs.CA, certs.Kubeconfig, error) {
 	}
 	admin, err = clientKubeconfig(ca, l.name, l.server(), adminUser)
 	return ca, admin, err
+}
+
+// writeFrontProxyPKI creates the host's front-proxy CA, a CA of its own (a certificate of the host's
+// client CA must not be able to assert other users, and one of the front-proxy CA must not be a
+// user), and the gateway's client certificate from it for GatewayFrontProxyUser.
+func writeFrontProxyPKI(l clusterLayout) (*certs.CA, error) {
+	ca, err := certs.NewCA(l.name + "-front-proxy-ca")
+	if err != nil {
+		return nil, err
+	}
+	caKey, err := ca.KeyPEM()
+	if err != nil {
+		return nil, err
+	}
+	crt, key, err := ca.Issue(certs.Request{CommonName: GatewayFrontProxyUser, Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if err != nil {
+		return nil, err
+	}
+	return ca, writeFiles(l, map[string][]byte{
+		frontProxyCACert: ca.CertPEM(), frontProxyCAKey: caKey, frontProxyClientCert: crt, frontProxyClientKey: key,
+	})
 }
 
 // clientKubeconfig issues a system:masters client certificate for user and returns a kubeconfig

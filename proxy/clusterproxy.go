@@ -199,7 +199,7 @@ func (p *clusterProxy) proxyFor(ctx context.Context, cluster string) (*hostProxy
 	if err != nil {
 		return nil, err
 	}
-	hp, err := newHostProxy(cfg, "cluster "+cluster)
+	hp, err := newHostProxy(cfg, "cluster "+cluster, Impersonate)
 	if err != nil {
 		return nil, err
 	}

@@ -203,28 +203,44 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func TestImpersonatingTransport(t *testing.T) {
+func TestActingTransport(t *testing.T) {
 	var got http.Header
 	rt := roundTripperFunc(func(r *http.Request) (*http.Response, error) {
 		got = r.Header.Clone()
 		return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
 	})
-	tr := &impersonatingTransport{regular: rt, upgrade: rt}
-	r := httptest.NewRequest(http.MethodGet, "https://host/api", nil)
-	r.RequestURI = ""
-	r = r.WithContext(request.WithUser(r.Context(), &user.DefaultInfo{Name: "alice", UID: "u-1", Groups: []string{"dev", "system:authenticated"}, Extra: map[string][]string{"scopes": {"a"}}}))
-	if _, err := tr.RoundTrip(r); err != nil {
-		t.Fatal(err)
-	}
-	if got.Get("Impersonate-User") != "alice" || got.Get("Impersonate-Uid") != "u-1" || len(got.Values("Impersonate-Group")) != 2 || got.Get("Impersonate-Extra-Scopes") != "a" {
-		t.Errorf("impersonation headers %v", got)
-	}
-	// Without a user the front door must never forward as itself.
-	got = nil
-	r = httptest.NewRequest(http.MethodGet, "https://host/api", nil)
-	r.RequestURI = ""
-	if _, err := tr.RoundTrip(r); err == nil || got != nil {
-		t.Errorf("a request without a user was forwarded (err %v)", err)
+	for _, tc := range []struct {
+		id           Identity
+		want, absent string // header prefixes
+	}{
+		{id: Impersonate, want: "Impersonate-", absent: "X-Remote-"},
+		{id: FrontProxy, want: "X-Remote-", absent: "Impersonate-"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			tr := &actingTransport{regular: rt, upgrade: rt, id: tc.id}
+			r := httptest.NewRequest(http.MethodGet, "https://host/api", nil)
+			r.RequestURI = ""
+			r = r.WithContext(request.WithUser(r.Context(), &user.DefaultInfo{Name: "alice", UID: "u-1", Groups: []string{"dev", "system:authenticated"}, Extra: map[string][]string{"scopes": {"a"}}}))
+			if _, err := tr.RoundTrip(r); err != nil {
+				t.Fatal(err)
+			}
+			p := tc.want
+			if got.Get(p+"User") != "alice" || got.Get(p+"Uid") != "u-1" || len(got.Values(p+"Group")) != 2 || got.Get(p+"Extra-Scopes") != "a" {
+				t.Errorf("%s* headers %v", p, got)
+			}
+			for k := range got {
+				if strings.HasPrefix(k, tc.absent) {
+					t.Errorf("header %s sent with identity %v", k, tc.id)
+				}
+			}
+			// Without a user the front door must never forward as itself.
+			got = nil
+			r = httptest.NewRequest(http.MethodGet, "https://host/api", nil)
+			r.RequestURI = ""
+			if _, err := tr.RoundTrip(r); err == nil || got != nil {
+				t.Errorf("a request without a user was forwarded (err %v)", err)
+			}
+		})
 	}
 }
 

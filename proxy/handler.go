@@ -24,8 +24,11 @@ import (
 
 // Config is what the front door needs. Every field is required.
 type Config struct {
-	// Host is the gateway's own credential for the host control plane.
+	// Host is the gateway's credential for the requests it proxies to the host control plane: its
+	// own (HostIdentity Impersonate) or a front-proxy client certificate (FrontProxy).
 	Host *rest.Config
+	// HostIdentity is how proxied requests tell the host whom they are for (zero: Impersonate).
+	HostIdentity Identity
 	// Authenticator identifies callers (NewAuthenticator).
 	Authenticator authenticator.Request
 	// Authorizer answers the gateway's own questions, such as "may this caller impersonate that
@@ -129,7 +132,7 @@ func NewHandler(c Config) (http.Handler, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	host, err := newHostProxy(c.Host, "host control plane")
+	host, err := newHostProxy(c.Host, "host control plane", c.HostIdentity)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,21 @@ import (
 	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 )
 
+// Identity is how a proxy tells the apiserver behind it whom it acts for.
+type Identity int
+
+const (
+	// Impersonate sends Impersonate-User, -Uid, -Group and -Extra-*: the credential must be allowed
+	// to impersonate. Members are always reached this way (they do not trust the gateway's CAs).
+	Impersonate Identity = iota
+	// FrontProxy sends X-Remote-User, -Uid, -Group and -Extra-* (kube-apiserver's request-header
+	// authentication, as kube-aggregator does): the credential must be a client certificate of the
+	// apiserver's --requestheader-client-ca-file with a common name in --requestheader-allowed-names,
+	// and the apiserver must read those headers (--requestheader-username-headers=X-Remote-User,
+	// -uid-headers=X-Remote-Uid, -group-headers=X-Remote-Group, -extra-headers-prefix=X-Remote-Extra-).
+	FrontProxy
+)
+
 // hostProxy forwards requests to the host apiserver with the gateway's own credential, acting as the
 // authenticated (and possibly impersonated) caller found in the request context.
 type hostProxy struct {
@@ -30,10 +45,11 @@ type hostProxy struct {
 }
 
 // newHostProxy builds the reverse proxy to the apiserver described by cfg (the host with the
-// gateway's credential, or a member with its impersonating one); what names it in errors.
+// gateway's credential, or a member with its impersonating one), acting for the caller as id says;
+// what names it in errors.
 // Both regular and upgrade requests (exec, attach, port-forward) go over HTTP/1.1
 // (apitransport.HTTP1), upgrades in a pool of their own.
-func newHostProxy(cfg *rest.Config, what string) (*hostProxy, error) {
+func newHostProxy(cfg *rest.Config, what string, id Identity) (*hostProxy, error) {
 	target, err := url.Parse(cfg.Host)
 	if err != nil {
 		return nil, fmt.Errorf("host URL %q: %w", cfg.Host, err)
@@ -50,7 +66,7 @@ func newHostProxy(cfg *rest.Config, what string) (*hostProxy, error) {
 		return nil, fmt.Errorf("host upgrade transport: %w", err)
 	}
 	basePath := strings.TrimSuffix(target.Path, "/")
-	rt := &impersonatingTransport{regular: regular, upgrade: upgrade}
+	rt := &actingTransport{regular: regular, upgrade: upgrade, id: id}
 	p := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.Out.URL.Scheme = target.Scheme
@@ -84,12 +100,12 @@ type Caller interface {
 	Do(req *http.Request) (*http.Response, error)
 }
 
-// NewCaller returns a client of the host control plane (cfg: the gateway's own credential) that
-// acts as the caller in each request's context, by impersonation, with any credential the client
-// sent stripped, exactly as the front door's reverse proxy to the host. The write pipeline sends its
-// dry runs and commits through it (pipeline.Host).
-func NewCaller(cfg *rest.Config) (Caller, error) {
-	return newHostProxy(cfg, "host control plane")
+// NewCaller returns a client of the host control plane (cfg: the gateway's credential for proxied
+// requests) that acts as the caller in each request's context as id says, with any credential the
+// client sent stripped, exactly as the front door's reverse proxy to the host. The write pipeline
+// sends its dry runs and commits through it (pipeline.Host).
+func NewCaller(cfg *rest.Config, id Identity) (Caller, error) {
+	return newHostProxy(cfg, "host control plane", id)
 }
 
 // Do sends a request (path and query only) to the host as the user in its context, with the same
@@ -107,7 +123,7 @@ func (h *hostProxy) Do(req *http.Request) (*http.Response, error) {
 }
 
 // stripCredentials removes every header through which a client could claim an identity. The gateway
-// sets its own impersonation headers after this.
+// sets its own impersonation or front-proxy headers after this.
 func stripCredentials(h http.Header) {
 	for k := range h {
 		lk := strings.ToLower(k)
@@ -117,13 +133,16 @@ func stripCredentials(h http.Header) {
 	}
 }
 
-// impersonatingTransport adds Impersonate-User/Uid/Group/Extra of the context's user to every request.
-// A request without a user in its context is refused: the front door must never forward as itself.
-type impersonatingTransport struct {
+// actingTransport adds the context user to every request: Impersonate-User/Uid/Group/Extra-* or,
+// with FrontProxy, X-Remote-User/Uid/Group/Extra-* (client-go's encoding of both, the one
+// kube-apiserver decodes). A request without a user in its context is refused: the front door must
+// never forward as itself.
+type actingTransport struct {
 	regular, upgrade http.RoundTripper
+	id               Identity
 }
 
-func (t *impersonatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *actingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	u, ok := request.UserFrom(req.Context())
 	if !ok {
 		return nil, fmt.Errorf("refusing to forward %s %s: no authenticated user", req.Method, req.URL.Path)
@@ -131,6 +150,9 @@ func (t *impersonatingTransport) RoundTrip(req *http.Request) (*http.Response, e
 	rt := t.regular
 	if httpstream.IsUpgradeRequest(req) {
 		rt = t.upgrade
+	}
+	if t.id == FrontProxy {
+		return transport.NewAuthProxyRoundTripper(u.GetName(), u.GetUID(), u.GetGroups(), u.GetExtra(), rt).RoundTrip(req)
 	}
 	return transport.NewImpersonatingRoundTripper(transport.ImpersonationConfig{
 		UserName: u.GetName(),

@@ -85,6 +85,10 @@ type serveOptions struct {
 	MaxRequestsInFlight         int
 	MaxMutatingRequestsInFlight int
 	RequestBodyTimeout          time.Duration
+	// HostFrontProxyCertFile and HostFrontProxyKeyFile are the front-proxy client certificate the
+	// gateway proxies to the host with (proxy.FrontProxy); empty: it impersonates.
+	HostFrontProxyCertFile string
+	HostFrontProxyKeyFile  string
 }
 
 func newServeCommand() *cobra.Command {
@@ -125,7 +129,9 @@ func newServeCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the host control plane: the gateway's own credential (needs to impersonate users)")
+	f.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig of the host control plane: the gateway's own credential (needs to impersonate users unless --host-front-proxy-cert-file is set)")
+	f.StringVar(&o.HostFrontProxyCertFile, "host-front-proxy-cert-file", "", "client certificate (PEM) with which the gateway proxies callers' requests to the host as an authenticating front proxy (X-Remote-User, -Uid, -Group, -Extra-*) instead of impersonating them. The host's kube-apiserver must run with --requestheader-client-ca-file=<the CA that signed it>, --requestheader-allowed-names=<its common name>, --requestheader-username-headers=X-Remote-User, --requestheader-uid-headers=X-Remote-Uid, --requestheader-group-headers=X-Remote-Group and --requestheader-extra-headers-prefix=X-Remote-Extra-; use a CA of its own, not the host's client CA. The host's CA and server come from --kubeconfig. Needs --host-front-proxy-key-file")
+	f.StringVar(&o.HostFrontProxyKeyFile, "host-front-proxy-key-file", "", "private key (PEM) of --host-front-proxy-cert-file")
 	f.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "address to listen on")
 	f.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "HTTPS port to listen on")
 	f.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress, "address clients use to reach the gateway (added to the serving certificate)")
@@ -202,6 +208,9 @@ func (o *serveOptions) validate() error {
 	if o.RequestBodyTimeout < 0 {
 		errs = append(errs, fmt.Errorf("--request-body-timeout %s: must not be negative", o.RequestBodyTimeout))
 	}
+	if (o.HostFrontProxyCertFile == "") != (o.HostFrontProxyKeyFile == "") {
+		errs = append(errs, errors.New("--host-front-proxy-cert-file and --host-front-proxy-key-file: set both or neither"))
+	}
 	if o.AuthCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("--auth-cache-ttl %s: must not be negative", o.AuthCacheTTL))
 	}
@@ -215,11 +224,15 @@ func (o *serveOptions) validate() error {
 // SubjectAccessReviews, which a flood of bad tokens spends), the controllers (hostKube, hostDyn:
 // cluster status and its credential reads, informers, the reconciler's reads, readiness), and the
 // request path (requests: registration, renewal, the tunnel's Cluster checks, the cluster proxy's
-// and member views' credential reads). Proxied requests go over host's transport, which has no
+// and member views' credential reads). Proxied requests go over proxied's transport, which has no
 // client limiter (the host's own limits apply to them as to the caller).
 type serveConfig struct {
-	opts      serveOptions
-	host      *rest.Config
+	opts serveOptions
+	host *rest.Config
+	// proxied is the credential of the requests made for callers (the front door's host proxy, the
+	// write pipeline): host itself, impersonating, or the front-proxy certificate (proxiedAs).
+	proxied   *rest.Config
+	proxiedAs proxy.Identity
 	hostKube  kubernetes.Interface
 	hostDyn   dynamic.Interface
 	reviews   kubernetes.Interface
@@ -235,7 +248,13 @@ func (o *serveOptions) complete(ctx context.Context) (*serveConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &serveConfig{opts: *o, host: host}
+	c := &serveConfig{opts: *o, host: host, proxied: host, proxiedAs: proxy.Impersonate}
+	if o.HostFrontProxyCertFile != "" {
+		if c.proxied, err = frontProxyConfig(host, o.HostFrontProxyCertFile, o.HostFrontProxyKeyFile); err != nil {
+			return nil, err
+		}
+		c.proxiedAs = proxy.FrontProxy
+	}
 	controllers, err := newHostClient(host)
 	if err != nil {
 		return nil, err
@@ -265,6 +284,17 @@ func (o *serveOptions) complete(ctx context.Context) (*serveConfig, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	return c, nil
+}
+
+// frontProxyConfig is host (its server and CA) with the front-proxy client certificate as its only
+// credential.
+func frontProxyConfig(host *rest.Config, certFile, keyFile string) (*rest.Config, error) {
+	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+		return nil, fmt.Errorf("--host-front-proxy-cert-file %s, --host-front-proxy-key-file %s: %w", certFile, keyFile, err)
+	}
+	cfg := rest.AnonymousClientConfig(host)
+	cfg.CertFile, cfg.KeyFile = certFile, keyFile
+	return cfg, nil
 }
 
 // servingCert issues the gateway's serving certificate: 127.0.0.1, localhost, the bind and
@@ -399,14 +429,15 @@ func (c *serveConfig) run(ctx context.Context) error {
 		return err
 	}
 	// The write pipeline's dry runs and commits go to the host as the caller, as the front door's.
-	hostCaller, err := proxy.NewCaller(c.host)
+	hostCaller, err := proxy.NewCaller(c.proxied, c.proxiedAs)
 	if err != nil {
 		return err
 	}
 	notYet := errors.New("starting")
 	c.readiness.Store(&notYet)
 	h, err := proxy.NewHandler(proxy.Config{
-		Host:          c.host,
+		Host:          c.proxied,
+		HostIdentity:  c.proxiedAs,
 		Authenticator: authn,
 		Authorizer:    authz,
 		Ready: func() error {
@@ -463,7 +494,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 	g.Go(func() error { return reconciler.Run(ctx) })
 	g.Go(func() error { c.watchHost(ctx); return nil })
 	g.Go(func() error {
-		logger(ctx).Info("Serving", "address", "https://"+c.listener.Addr().String(), "host", c.host.Host)
+		logger(ctx).Info("Serving", "address", "https://"+c.listener.Addr().String(), "host", c.host.Host, "frontProxy", c.proxiedAs == proxy.FrontProxy)
 		return proxy.Serve(ctx, c.listener, h, c.serving, c.ca.Pool())
 	})
 	g.Go(func() error {
