@@ -28,6 +28,7 @@ func main() {
 	flag.IntVar(&o.mvPods, "memberview-pods", 1000, "pods per member in the member view benchmark")
 	flag.StringVar(&o.mvMembers, "memberview-members", "2,5", "member counts of the member view benchmark, ascending")
 	flag.StringVar(&o.mvProfile, "memberview-cpuprofile", "", "write a 10s CPU profile of the gateway under merged LISTs (largest member count) to this file")
+	flag.StringVar(&o.gwProfile, "gateway-cpuprofile", "", "write a 10s CPU profile of the gateway under GETs of one ConfigMap by 32 clients to this file")
 	flag.StringVar(&o.pullProfile, "pull-cpuprofile", "", "write a 10s CPU profile of the gateway under GETs through a Pull member's tunnel to this file")
 	flag.Parse()
 	if err := run(context.Background(), o, os.Stdout); err != nil {
@@ -47,6 +48,7 @@ type options struct {
 	mvMembers   string
 	mvProfile   string
 	pullProfile string
+	gwProfile   string
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
@@ -81,12 +83,22 @@ func gatewayBench(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	env, err := localenv.Start(ctx, localenv.Options{Dir: dir, Gateway: true, Out: os.Stderr})
+	var gatewayArgs []string
+	if o.gwProfile != "" {
+		gatewayArgs = []string{"--profiling"}
+	}
+	env, err := localenv.Start(ctx, localenv.Options{Dir: dir, Gateway: true, GatewayArgs: gatewayArgs, Out: os.Stderr})
 	if err != nil {
 		localenv.TailLogs(os.Stderr, dir, 40)
 		return err
 	}
 	defer env.Stop()
 	fmt.Fprintf(out, "fleetgate bench: %d rounds × %s per path and scenario; host and gateway on loopback\n\n", o.rounds, o.phase)
-	return gatewayVsDirect(ctx, env, o, out)
+	if err := gatewayVsDirect(ctx, env, o, out); err != nil {
+		return err
+	}
+	if o.gwProfile == "" {
+		return nil
+	}
+	return profileGET(ctx, env, o.gwProfile, out)
 }

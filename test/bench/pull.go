@@ -145,7 +145,21 @@ func pullBench(ctx context.Context, o options, out io.Writer) error {
 
 // profilePull writes a 10s CPU profile of the gateway while 32 clients GET through the tunnel.
 func profilePull(ctx context.Context, env *localenv.Env, pullCfg *rest.Config, get func(context.Context, kubernetes.Interface) error, file string, out io.Writer) error {
-	p, err := newPath("pull", pullCfg)
+	return profileUnderLoad(ctx, env, pullCfg, get, file, "32 clients GETting through the tunnel", out)
+}
+
+// profileGET writes a 10s CPU profile of the gateway while 32 clients GET one ConfigMap through it.
+func profileGET(ctx context.Context, env *localenv.Env, file string, out io.Writer) error {
+	get := func(ctx context.Context, c kubernetes.Interface) error {
+		_, err := c.CoreV1().ConfigMaps(benchNS).Get(ctx, "one", metav1.GetOptions{})
+		return err
+	}
+	return profileUnderLoad(ctx, env, env.GatewayConfig, get, file, "32 clients GETting one ConfigMap through the gateway", out)
+}
+
+// profileUnderLoad writes a 10s CPU profile of the gateway while 32 clients run op through cfg.
+func profileUnderLoad(ctx context.Context, env *localenv.Env, cfg *rest.Config, get func(context.Context, kubernetes.Interface) error, file, what string, out io.Writer) error {
+	p, err := newPath("profiled", cfg)
 	if err != nil {
 		return err
 	}
@@ -167,6 +181,6 @@ func profilePull(ctx context.Context, env *localenv.Env, pullCfg *rest.Config, g
 	if err := os.WriteFile(file, prof, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\ngateway CPU profile, 10s of 32 clients GETting through the tunnel: go tool pprof -top %s %s\n", env.BinDir+"/fleetgate", file)
+	fmt.Fprintf(out, "\ngateway CPU profile, 10s of %s: go tool pprof -top %s %s\n", what, env.BinDir+"/fleetgate", file)
 	return nil
 }
