@@ -113,8 +113,28 @@ func TestRestartThroughput(t *testing.T) {
 	if len(others) > 0 {
 		t.Logf("warm restart also wrote for earlier tests' templates:\n%s", strings.Join(others, "\n"))
 	}
-	if len(own) > 2 {
-		t.Errorf("warm restart wrote %d times to members for %s, want only the sentinel's 2:\n%s", len(own), ns, strings.Join(own, "\n"))
+	// Every write of this namespace must be the sentinel's: the unchanged templates cost none. The
+	// sentinel gets one apply per member, but now and then (about 1 run in 6 under -race) a second,
+	// identical one to the same member 20ms after the first: a known extra write of a template
+	// created during a warm restart (docs/NOTES.md, issue 11 §3), counted here but not failed.
+	perMember := map[string]int{}
+	for _, w := range own {
+		if !strings.Contains(w, "/configmaps/sentinel") {
+			t.Errorf("warm restart wrote to members for an unchanged template of %s:\n%s", ns, strings.Join(own, "\n"))
+			break
+		}
+		cluster, _, _ := strings.Cut(w, ":")
+		perMember[cluster]++
+	}
+	for _, m := range []string{"member1", "member2"} {
+		switch n := perMember[m]; {
+		case n == 0:
+			t.Errorf("warm restart did not write the sentinel to %s:\n%s", m, strings.Join(own, "\n"))
+		case n > 2:
+			t.Errorf("warm restart wrote the sentinel %d times to %s, want 1 (2 at most):\n%s", n, m, strings.Join(own, "\n"))
+		case n == 2:
+			t.Logf("known extra write: the sentinel was applied twice to %s", m)
+		}
 	}
 	if hostWrites > 10 {
 		t.Errorf("warm restart wrote %d times to the host, want only the sentinel's:\n%s", hostWrites,
