@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,29 +65,7 @@ func TestAgentListensOnNoSocket(t *testing.T) {
 		t.Fatal("found none of the test's own listening sockets: the scan does not work here")
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	connected := make(chan struct{}, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- RunAgent(ctx, AgentOptions{Gateway: g.addr, Dir: dir, Member: &rest.Config{Host: member.URL}, OnConnect: func() {
-			select {
-			case connected <- struct{}{}:
-			default:
-			}
-		}})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunAgent: %v", err)
-		}
-	})
-	select {
-	case <-connected:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the agent did not connect")
-	}
-	waitSession(t, g, "member2")
+	runTestAgent(t, g, "member2", dir, member.URL)
 	// The positive signal: the agent serves through its tunnel.
 	c := &http.Client{Transport: &http.Transport{DialContext: g.tunnels.DialerFor("member2")}, Timeout: 5 * time.Second}
 	resp, err := c.Get("http://" + tunnel.AgentAddress + "/version")
@@ -105,11 +84,36 @@ func TestAgentListensOnNoSocket(t *testing.T) {
 	}
 }
 
-// waitSession waits until the gateway has registered cluster's session: the agent's OnConnect can
-// come before it.
-func waitSession(t *testing.T, g *renewGateway, cluster string) {
+// runTestAgent runs RunAgent for cluster's dir against g and member until the test ends, and returns once
+// the agent is connected and the gateway has registered its session (the agent's OnConnect can
+// come before that). It returns how often the agent has connected.
+func runTestAgent(t *testing.T, g *renewGateway, cluster, dir, member string) *atomic.Int32 {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var connects atomic.Int32
+	connected := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunAgent(ctx, AgentOptions{Gateway: g.addr, Dir: dir, Member: &rest.Config{Host: member}, OnConnect: func() {
+			connects.Add(1)
+			select {
+			case connected <- struct{}{}:
+			default:
+			}
+		}})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunAgent: %v", err)
+		}
+	})
 	deadline := time.Now().Add(30 * time.Second)
+	select {
+	case <-connected:
+	case <-time.After(time.Until(deadline)):
+		t.Fatal("the agent did not connect")
+	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for !g.tunnels.Connected(cluster) {
@@ -118,4 +122,5 @@ func waitSession(t *testing.T, g *renewGateway, cluster string) {
 		}
 		<-tick.C
 	}
+	return &connects
 }

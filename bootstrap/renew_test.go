@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
-	"k8s.io/client-go/rest"
 
 	"github.com/fleetgate/fleetgate/apis/client"
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
@@ -145,34 +143,9 @@ func TestAgentRenewsWithoutDroppingTheTunnel(t *testing.T) {
 	dir := g.agentDir(t, "member2", CASigner{CA: g.ca, Lifetime: lifetime}, true)
 	first := readAgentCert(t, dir)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var connects atomic.Int32
-	connected := make(chan struct{}, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- RunAgent(ctx, AgentOptions{Gateway: g.addr, Dir: dir, Member: &rest.Config{Host: member.URL}, OnConnect: func() {
-			connects.Add(1)
-			select {
-			case connected <- struct{}{}:
-			default:
-			}
-		}})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunAgent: %v", err)
-		}
-	})
-
+	connects := runTestAgent(t, g, "member2", dir, member.URL)
 	c := &http.Client{Transport: &http.Transport{DialContext: g.tunnels.DialerFor("member2")}, Timeout: 5 * time.Second}
 	timeout := time.After(30 * time.Second)
-	select {
-	case <-connected:
-	case <-timeout:
-		t.Fatal("the agent did not connect")
-	}
-	waitSession(t, g, "member2")
 	serials := map[string]bool{first.SerialNumber.String(): true}
 	requests := 0
 	// A request every 20ms (the load the renewals must not disturb) until two renewals are seen.

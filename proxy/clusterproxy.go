@@ -128,7 +128,7 @@ func (p *clusterProxy) merged(w http.ResponseWriter, r *http.Request, u user.Inf
 		writeStatus(w, r, http.StatusForbidden, metav1.StatusReasonForbidden, refused[0])
 		return
 	}
-	info, err := NewRequestInfoResolver().NewRequestInfo(r)
+	info, err := requestInfo.NewRequestInfo(r)
 	if err != nil {
 		writeStatus(w, r, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
 		return

@@ -99,6 +99,10 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
+// requestInfo is the resolver the filters and routes share (it is read-only, so safe to share):
+// the request path parses with it instead of building a resolver per request.
+var requestInfo = NewRequestInfoResolver()
+
 // NewRequestInfoResolver parses Kubernetes API paths the way kube-apiserver does.
 func NewRequestInfoResolver() request.RequestInfoResolver {
 	return &request.RequestInfoFactory{
@@ -193,7 +197,7 @@ func NewHandler(c Config) (http.Handler, error) {
 	h = withMetrics(h, c.Metrics)
 	h = withPublic(h, c.Ready, limitPublic(c.Public, c.Limits))
 	h = withBodyReadDeadline(h, c.Limits.BodyReadTimeout)
-	h = filters.WithRequestInfo(h, NewRequestInfoResolver())
+	h = filters.WithRequestInfo(h, requestInfo)
 	h = withPanicRecovery(h)
 	return h, nil
 }

@@ -50,7 +50,7 @@ func longRunning(r *http.Request, info *request.RequestInfo) bool {
 	}
 	inner := r.Clone(r.Context())
 	inner.URL.Path, inner.URL.RawPath = "/"+rest, ""
-	innerInfo, err := NewRequestInfoResolver().NewRequestInfo(inner)
+	innerInfo, err := requestInfo.NewRequestInfo(inner)
 	return err == nil && basicLongRunning(inner, innerInfo)
 }
 
