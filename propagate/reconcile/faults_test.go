@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
+	"github.com/fleetgate/fleetgate/propagate/cache"
 	"github.com/fleetgate/fleetgate/propagate/reconcile"
 )
 
@@ -150,14 +151,23 @@ func TestNoTimerRequeues(t *testing.T) {
 }
 
 // Handoff returns once every Ready target holds the template's copy of that version: the
-// write pipeline's "when the write returns, the members have it".
+// write pipeline's "when the write returns, the members have it". The pipeline hands off only
+// what a policy in the shared cache claimed, so the test waits for the cache to hold the policy
+// first (otherwise the first pass rightly finds nothing to place and Handoff returns at once).
 func TestDispatchWaitsForMembers(t *testing.T) {
 	e := sharedEnv(t)
-	c, _ := e.startControllerWith(t, nil, nil)
+	shared := cache.New(e.host)
+	c, _ := e.startControllerWith(t, func(o *reconcile.Options) { o.Cache = shared }, nil)
 	const ns = "dispatch"
 	ctx := context.Background()
 	e.namespace(t, ns, nil)
 	e.policy(t, configMapPolicy(ns))
+	eventually(t, waitLong, func() error {
+		if len(shared.PropagationPolicies(ns)) == 0 {
+			return fmt.Errorf("the reconciler's cache does not hold policy %s/cms yet", ns)
+		}
+		return nil
+	})
 	cms := e.kube.CoreV1().ConfigMaps(ns)
 	for i := range 5 {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Data: map[string]string{"v": fmt.Sprint(i)}}
