@@ -2,7 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -69,25 +72,45 @@ type ValidationInterface interface {
 type Admission struct {
 	Mutating   []MutationInterface
 	Validating []ValidationInterface
+	// observe, when set, is told how long each plugin took, by stageName.
+	observe func(stage string, d time.Duration)
 }
 
 // Admit runs the plugins that handle the operation.
 func (c Admission) Admit(ctx context.Context, a *Attributes) error {
 	for _, p := range c.Mutating {
 		if p.Handles(a.Operation) {
-			if err := p.Admit(ctx, a); err != nil {
+			start := time.Now()
+			err := p.Admit(ctx, a)
+			c.observed(p, start)
+			if err != nil {
 				return err
 			}
 		}
 	}
 	for _, p := range c.Validating {
 		if p.Handles(a.Operation) {
-			if err := p.Validate(ctx, a); err != nil {
+			start := time.Now()
+			err := p.Validate(ctx, a)
+			c.observed(p, start)
+			if err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+func (c Admission) observed(p Interface, start time.Time) {
+	if c.observe != nil {
+		c.observe(stageName(p), time.Since(start))
+	}
+}
+
+// stageName is a plugin's type name without its package ("resolve", "memberDryRun").
+func stageName(p Interface) string {
+	name := fmt.Sprintf("%T", p)
+	return name[strings.LastIndexByte(name, '.')+1:]
 }
 
 // handlesWrites is embedded by plugins that handle create, update and patch alike.

@@ -42,6 +42,9 @@ type Config struct {
 	// HandoffTimeout bounds how long a write waits for the reconciler to dispatch its copies to the
 	// members (flag --dispatch-timeout, default 2s).
 	HandoffTimeout time.Duration
+	// ObserveStage, when set, is told how long each write spent in each stage: the admission
+	// plugins by name (resolve, match, schedule, override, policy, memberDryRun), commit, handoff.
+	ObserveStage func(stage string, d time.Duration)
 }
 
 // Pipeline is the gateway's write path for the kinds that may be propagated, in the order
@@ -56,6 +59,7 @@ type Pipeline struct {
 	handoff   handoff
 	cache     Lister
 	kinds     KindResolver
+	observe   func(stage string, d time.Duration)
 }
 
 // New assembles the pipeline.
@@ -66,7 +70,10 @@ func New(c Config) *Pipeline {
 	if c.HandoffTimeout == 0 {
 		c.HandoffTimeout = 2 * time.Second
 	}
-	adm := Admission{
+	if c.ObserveStage == nil {
+		c.ObserveStage = func(string, time.Duration) {}
+	}
+	adm := Admission{observe: c.ObserveStage,
 		Mutating: []MutationInterface{
 			resolve{host: c.Host},
 			match{cache: c.Cache},
@@ -85,6 +92,7 @@ func New(c Config) *Pipeline {
 		handoff:   handoff{reconciler: c.Reconciler, timeout: c.HandoffTimeout},
 		cache:     c.Cache,
 		kinds:     c.Kinds,
+		observe:   c.ObserveStage,
 	}
 }
 
@@ -164,10 +172,15 @@ func (p *Pipeline) serve(ctx context.Context, a *Attributes) error {
 	if err := p.admission.Admit(ctx, a); err != nil {
 		return err
 	}
-	if err := p.commit.Commit(ctx, a); err != nil {
+	start := time.Now()
+	err := p.commit.Commit(ctx, a)
+	p.observe("commit", time.Since(start))
+	if err != nil {
 		return err
 	}
+	start = time.Now()
 	p.handoff.Handoff(ctx, a)
+	p.observe("handoff", time.Since(start))
 	return nil
 }
 

@@ -18,6 +18,7 @@ type Metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	stages   *prometheus.HistogramVec
 
 	queueOnce sync.Once
 	queues    *queueMetrics
@@ -36,10 +37,21 @@ func NewMetrics() *Metrics {
 			Help:    "Latency of non-streaming requests served by the gateway, by verb, API group and resource.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"verb", "group", "resource"}),
+		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "fleetgate_write_stage_duration_seconds",
+			Help:    "Time a write spends in each stage of the write pipeline (admission plugins, commit, handoff), by stage.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"stage"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency,
+	m.registry.MustRegister(m.requests, m.latency, m.stages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// ObserveWriteStage records the time one write spent in a stage of the write pipeline
+// (pipeline.Config.ObserveStage).
+func (m *Metrics) ObserveWriteStage(stage string, d time.Duration) {
+	m.stages.WithLabelValues(stage).Observe(d.Seconds())
 }
 
 // Handler serves the metrics in the Prometheus text format.

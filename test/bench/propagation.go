@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,10 +22,15 @@ import (
 	"github.com/fleetgate/fleetgate/localenv"
 )
 
-// propagationBench measures, with N = 1, 2, 5, 10 bare members joined in Push mode: the latency of a
-// Deployment create through the gateway (every member has it when the call returns) against a direct
-// create on the host apiserver, alternating A B; then the reconcile throughput after a gateway
-// restart with o.templates templates written straight to the host.
+// propagationBench measures, with N = 1, 2, 5, 10 bare members joined in Push mode, the latency of
+// a Deployment create through the gateway (every member has it when the call returns) against
+//   - the limit path: the template created on the host and its N member copies created directly on
+//     the members, all at once (the least work that leaves the object everywhere), and
+//   - one direct create on the host, twice (direct and direct′: their ratio is the A/A spread),
+//
+// the four paths taking turns create by create. It then counts the requests a gateway create makes
+// (host, and per member) from the apiservers' apiserver_request_total, and finally measures the
+// reconcile throughput after a gateway restart.
 func propagationBench(ctx context.Context, o options, out io.Writer) error {
 	dir, err := os.MkdirTemp("", "fleetgate-bench-prop-")
 	if err != nil {
@@ -47,8 +53,24 @@ func propagationBench(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var memberClients []*clients
+	for _, m := range env.Members {
+		mc, err := clientsFor(m.Config)
+		if err != nil {
+			return err
+		}
+		memberClients = append(memberClients, mc)
+	}
+	fmt.Fprintf(out, "Deployment create, %d rounds × %d creates per path, paths taking turns; limit = host create ∥ N member creates\n", o.rounds, o.creates)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "members\tdirect p50\tdirect p99\tgateway p50\tgateway p99\tp50 ×\tp99 ×\t")
+	fmt.Fprintln(tw, "members\tdirect p50\tlimit p50\tlimit p99\tgateway p50\tgateway p99\tgw/limit p50\tgw/limit p99\tgw/direct p50\tA/A p50\tA/A p99\t")
+	type counted struct {
+		n            int
+		host, member requestCounts
+		creates      int
+		stages       string
+	}
+	var counts []counted
 	joined := 0
 	for _, n := range ns {
 		for ; joined < n; joined++ {
@@ -64,28 +86,160 @@ func propagationBench(ctx context.Context, o options, out io.Writer) error {
 		if err := setupNamespace(ctx, gw, namespace); err != nil {
 			return err
 		}
-		var dl, gl []time.Duration
+		limitNS := namespace + "-limit"
+		for _, c := range append([]*clients{direct}, memberClients[:n]...) {
+			if err := ensureNamespace(ctx, c.kube, limitNS); err != nil {
+				return err
+			}
+		}
+		limit := func(name string) (time.Duration, error) {
+			errs := make(chan error, n+1)
+			t0 := time.Now()
+			for _, c := range append([]*clients{direct}, memberClients[:n]...) {
+				go func() {
+					_, err := c.kube.AppsV1().Deployments(limitNS).Create(ctx, newDeployment(name), metav1.CreateOptions{})
+					errs <- err
+				}()
+			}
+			var first error
+			for range n + 1 {
+				if err := <-errs; err != nil && first == nil {
+					first = err
+				}
+			}
+			return time.Since(t0), first
+		}
+		paths := []func(name string) (time.Duration, error){
+			func(name string) (time.Duration, error) {
+				return timeCreate(ctx, direct.kube, namespace+"-direct", name)
+			},
+			func(name string) (time.Duration, error) {
+				return timeCreate(ctx, direct.kube, namespace+"-direct", name+"-aa")
+			},
+			limit,
+			func(name string) (time.Duration, error) { return timeCreate(ctx, gw.kube, namespace, name) },
+		}
+		// Requests of gateway creates alone (before the latency rounds, whose asynchronous work would
+		// leak into the count), up to the binding and the events recording every member's copy.
+		var kubes []kubernetes.Interface
+		for _, mc := range memberClients[:n] {
+			kubes = append(kubes, mc.kube)
+		}
+		c := counted{n: n, creates: o.creates}
+		hist := map[string]string{"fleetgate_write_stage_duration_seconds": "stage",
+			"workqueue_queue_duration_seconds": "name", "workqueue_work_duration_seconds": "name"}
+		h0, err := histograms(ctx, gw.kube, hist)
+		if err != nil {
+			return err
+		}
+		c.host, c.member, err = countRequests(ctx, direct.kube, kubes, func() error {
+			for i := 0; i < o.creates; i++ {
+				if _, err := timeCreate(ctx, gw.kube, namespace, fmt.Sprintf("count-%d", i)); err != nil {
+					return err
+				}
+			}
+			for i := 0; i < o.creates; i++ {
+				if err := waitFullyApplied(ctx, direct.dyn, namespace, fmt.Sprintf("count-%d-deployment", i), n); err != nil {
+					return err
+				}
+			}
+			return waitEvents(ctx, direct.kube, namespace, "ApplySucceeded", o.creates*n)
+		})
+		if err != nil {
+			return err
+		}
+		h1, err := histograms(ctx, gw.kube, hist)
+		if err != nil {
+			return err
+		}
+		c.stages = meanDurations(h0, h1, []string{"resolve", "match", "schedule", "override", "policy", "memberDryRun", "commit", "handoff"})
+		counts = append(counts, c)
+		lat := make([][]time.Duration, len(paths))
 		for r := 0; r < o.rounds; r++ {
 			for i := 0; i < o.creates; i++ {
 				name := fmt.Sprintf("d-%d-%d", r, i)
-				d, err := timeCreate(ctx, direct.kube, namespace+"-direct", name)
-				if err != nil {
-					return err
+				for j := range paths {
+					p := (i + j) % len(paths) // each path goes first as often as the others
+					d, err := paths[p](name)
+					if err != nil {
+						return fmt.Errorf("N=%d, create %s (path %d): %w", n, name, p, err)
+					}
+					lat[p] = append(lat[p], d)
 				}
-				g, err := timeCreate(ctx, gw.kube, namespace, name)
-				if err != nil {
-					return err
-				}
-				dl, gl = append(dl, d), append(gl, g)
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t\n", n, round(pct(dl, 50)), round(pct(dl, 99)), round(pct(gl, 50)), round(pct(gl, 99)),
-			ratio(pct(gl, 50), pct(dl, 50)), ratio(pct(gl, 99), pct(dl, 99)))
+		dl, aa, ll, gl := lat[0], lat[1], lat[2], lat[3]
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", n, round(pct(dl, 50)),
+			round(pct(ll, 50)), round(pct(ll, 99)), round(pct(gl, 50)), round(pct(gl, 99)),
+			ratio(pct(gl, 50), pct(ll, 50)), ratio(pct(gl, 99), pct(ll, 99)), ratio(pct(gl, 50), pct(dl, 50)),
+			ratio(pct(aa, 50), pct(dl, 50)), ratio(pct(aa, 99), pct(dl, 99)))
+
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "\nrequests per gateway create (until the binding records every copy), from apiserver_request_total; limit path: host POST 1, per member POST 1\n")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "members\thost\thost requests\tper member\tmember requests")
+	for _, c := range counts {
+		k := float64(c.creates)
+		fmt.Fprintf(tw, "%d\t%.2f\t%s\t%.2f\t%s\n", c.n, c.host.total()/k, c.host.per(k), c.member.total()/k/float64(c.n), c.member.per(k*float64(c.n)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nmean time per gateway create in each write stage, and in the reconciler's queues (waiting; working), from the gateway's /metrics\n")
+	for _, c := range counts {
+		fmt.Fprintf(out, "N=%d: %s\n", c.n, c.stages)
+	}
 	return reconcileThroughput(ctx, env, gw, direct, o, out, joined)
+}
+
+// ensureNamespace creates ns unless it exists.
+func ensureNamespace(ctx context.Context, k kubernetes.Interface, ns string) error {
+	_, err := k.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+var bindingGVR = schema.GroupVersionResource{Group: "work.karmada.io", Version: "v1alpha2", Resource: "resourcebindings"}
+
+// waitEvents waits until namespace ns holds at least n events of reason.
+func waitEvents(ctx context.Context, k kubernetes.Interface, ns, reason string, n int) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		l, err := k.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "reason=" + reason})
+		if err == nil && len(l.Items) >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("fewer than %d %s events in %s after 1m (last error: %v)", n, reason, ns, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitFullyApplied waits until binding ns/name is FullyApplied on n clusters.
+func waitFullyApplied(ctx context.Context, d dynamic.Interface, ns, name string, n int) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, err := d.Resource(bindingGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			clusters, _, _ := unstructured.NestedSlice(b.Object, "spec", "clusters")
+			conds, _, _ := unstructured.NestedSlice(b.Object, "status", "conditions")
+			for _, x := range conds {
+				if m, _ := x.(map[string]any); m["type"] == "FullyApplied" && m["status"] == "True" && len(clusters) == n {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("binding %s/%s not FullyApplied on %d clusters after 1m (last error: %v)", ns, name, n, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // reconcileThroughput stops the gateway, writes o.templates Deployments straight to the host, starts

@@ -465,7 +465,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 		},
 		Writes: pipeline.New(pipeline.Config{
 			Host: hostCaller, Cache: objects, Kinds: mapper, Observer: objects, Clients: members, Reconciler: reconciler, Namespaces: reconciler,
-			MemberDryRun: c.opts.MemberDryRun, HandoffTimeout: c.opts.DispatchTimeout,
+			MemberDryRun: c.opts.MemberDryRun, HandoffTimeout: c.opts.DispatchTimeout, ObserveStage: metrics.ObserveWriteStage,
 		}),
 	})
 	if err != nil {
