@@ -71,6 +71,7 @@ func propagationBench(ctx context.Context, o options, out io.Writer) error {
 		stages       string
 	}
 	var counts []counted
+	var earlier []string // the namespaces of the smaller N
 	joined := 0
 	for _, n := range ns {
 		for ; joined < n; joined++ {
@@ -125,6 +126,11 @@ func propagationBench(ctx context.Context, o options, out io.Writer) error {
 		for _, mc := range memberClients[:n] {
 			kubes = append(kubes, mc.kube)
 		}
+		// Members joined just now first catch up with the templates of the earlier namespaces.
+		if err := waitCaughtUp(ctx, direct, earlier, n); err != nil {
+			return err
+		}
+		earlier = append(earlier, namespace)
 		c := counted{n: n, creates: o.creates}
 		hist := map[string]string{"fleetgate_write_stage_duration_seconds": "stage",
 			"workqueue_queue_duration_seconds": "name", "workqueue_work_duration_seconds": "name"}
@@ -205,6 +211,26 @@ func ensureNamespace(ctx context.Context, k kubernetes.Interface, ns string) err
 }
 
 var bindingGVR = schema.GroupVersionResource{Group: "work.karmada.io", Version: "v1alpha2", Resource: "resourcebindings"}
+
+// waitCaughtUp waits until every binding in namespaces is FullyApplied on n clusters and each of
+// their copies has its ApplySucceeded event.
+func waitCaughtUp(ctx context.Context, c *clients, namespaces []string, n int) error {
+	for _, ns := range namespaces {
+		l, err := c.dyn.Resource(bindingGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, b := range l.Items {
+			if err := waitFullyApplied(ctx, c.dyn, ns, b.GetName(), n); err != nil {
+				return err
+			}
+		}
+		if err := waitEvents(ctx, c.kube, ns, "ApplySucceeded", len(l.Items)*n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // waitEvents waits until namespace ns holds at least n events of reason.
 func waitEvents(ctx context.Context, k kubernetes.Interface, ns, reason string, n int) error {
