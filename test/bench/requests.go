@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"k8s.io/client-go/kubernetes"
@@ -17,23 +19,28 @@ import (
 // left out.
 type requestCounts map[string]float64
 
-// scrapeRequests reads the apiserver's /metrics.
-func scrapeRequests(ctx context.Context, k kubernetes.Interface) (requestCounts, error) {
+// scrapeMetrics reads and parses a server's /metrics.
+func scrapeMetrics(ctx context.Context, k kubernetes.Interface) (map[string]*dto.MetricFamily, error) {
 	raw, err := k.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read /metrics: %w", err)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(strings.NewReader(string(raw)))
+	families, err := p.TextToMetricFamilies(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("parse /metrics: %w", err)
 	}
-	out := requestCounts{}
-	f := families["apiserver_request_total"]
-	if f == nil {
-		return out, nil
+	return families, nil
+}
+
+// scrapeRequests reads the apiserver_request_total of an apiserver's /metrics.
+func scrapeRequests(ctx context.Context, k kubernetes.Interface) (requestCounts, error) {
+	families, err := scrapeMetrics(ctx, k)
+	if err != nil {
+		return nil, err
 	}
-	for _, m := range f.GetMetric() {
+	out := requestCounts{}
+	for _, m := range families["apiserver_request_total"].GetMetric() {
 		l := map[string]string{}
 		for _, lp := range m.GetLabel() {
 			l[lp.GetName()] = lp.GetValue()
@@ -141,14 +148,9 @@ func countRequests(ctx context.Context, host kubernetes.Interface, members []kub
 // histograms reads the sums and counts of the histograms named in names from a /metrics (the
 // gateway's), keyed "<histogram>{<label>}" by the value of the label given for that name.
 func histograms(ctx context.Context, k kubernetes.Interface, names map[string]string) (map[string][2]float64, error) {
-	raw, err := k.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	families, err := scrapeMetrics(ctx, k)
 	if err != nil {
-		return nil, fmt.Errorf("read /metrics: %w", err)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(strings.NewReader(string(raw)))
-	if err != nil {
-		return nil, fmt.Errorf("parse /metrics: %w", err)
+		return nil, err
 	}
 	out := map[string][2]float64{}
 	for name, label := range names {
