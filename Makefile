@@ -48,8 +48,8 @@ unit:
 up: tools build
 	$(BIN)/fleetgate up --bin-dir $(BIN)
 
-## bench: gateway vs direct, propagation and override benchmarks against real binaries, then the
-## in-process engine benchmarks (override engine, placement).
+## bench: gateway vs direct, propagation, override, status, member view, Pull and memory benchmarks
+## against real binaries, then the in-process engine benchmarks (override engine, placement).
 bench: tools build
 	FLEETGATE_BIN=$(BIN) go run ./test/bench
 	go test -run '^$$' -bench . -benchmem ./propagate/override/ ./propagate/placement/

@@ -22,7 +22,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 6, "rounds per scenario (each round runs every path once)")
 	flag.DurationVar(&o.phase, "phase", 2*time.Second, "duration of one path's turn in a round")
 	flag.IntVar(&o.listSize, "list-size", 500, "ConfigMaps in the LIST scenario")
-	flag.StringVar(&o.suite, "suite", "all", "which benchmarks: gateway, propagation, overrides, status, memberview, pull or all")
+	flag.StringVar(&o.suite, "suite", "all", "which benchmarks: gateway, propagation, overrides, status, memberview, pull, memory or all")
 	flag.IntVar(&o.creates, "creates", 20, "Deployment creates per path and round in the propagation benchmark")
 	flag.IntVar(&o.templates, "templates", 1000, "templates to reconcile after a gateway restart")
 	flag.IntVar(&o.mvPods, "memberview-pods", 1000, "pods per member in the member view benchmark")
@@ -30,6 +30,9 @@ func main() {
 	flag.StringVar(&o.mvProfile, "memberview-cpuprofile", "", "write a 10s CPU profile of the gateway under merged LISTs (largest member count) to this file")
 	flag.StringVar(&o.gwProfile, "gateway-cpuprofile", "", "write a 10s CPU profile of the gateway under GETs of one ConfigMap by 32 clients to this file")
 	flag.StringVar(&o.pullProfile, "pull-cpuprofile", "", "write a 10s CPU profile of the gateway under GETs through a Pull member's tunnel to this file")
+	flag.IntVar(&o.memTemplates, "memory-templates", 10000, "templates (Deployments) in the memory benchmark")
+	flag.StringVar(&o.memClusters, "memory-clusters", "5,10", "cluster counts of the memory benchmark, ascending (the largest are joined)")
+	flag.StringVar(&o.memProfile, "memory-heapprofile", "", "write the gateway's heap profile at the memory benchmark's last reading (most templates and clusters) to this file")
 	flag.Parse()
 	if err := run(context.Background(), o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -49,6 +52,10 @@ type options struct {
 	mvProfile   string
 	pullProfile string
 	gwProfile   string
+	// memory suite
+	memTemplates int
+	memClusters  string
+	memProfile   string
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
@@ -65,8 +72,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return memberviewBench(ctx, o, out)
 	case "pull":
 		return pullBench(ctx, o, out)
+	case "memory":
+		return memoryBench(ctx, o, out)
 	case "all":
-		for _, b := range []func(context.Context, options, io.Writer) error{gatewayBench, propagationBench, overridesBench, statusBench, memberviewBench, pullBench} {
+		for _, b := range []func(context.Context, options, io.Writer) error{gatewayBench, propagationBench, overridesBench, statusBench, memberviewBench, pullBench, memoryBench} {
 			if err := b(ctx, o, out); err != nil {
 				return err
 			}
@@ -74,7 +83,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("-suite %q: want gateway, propagation, overrides, status, memberview, pull or all", o.suite)
+	return fmt.Errorf("-suite %q: want gateway, propagation, overrides, status, memberview, pull, memory or all", o.suite)
 }
 
 func gatewayBench(ctx context.Context, o options, out io.Writer) error {

@@ -44,7 +44,7 @@ const (
 // with other connections (A′/A is the noise floor). Every request reads the whole body and does not
 // decode it, so the client's decoding of N×pods items is charged to no path.
 func memberviewBench(ctx context.Context, o options, out io.Writer) error {
-	counts, err := parseCounts(o.mvMembers)
+	counts, err := parseCounts("-memberview-members", o.mvMembers)
 	if err != nil {
 		return err
 	}
@@ -517,13 +517,13 @@ func profileMerged(ctx context.Context, env *localenv.Env, gwRaw *rawClient, n i
 	return nil
 }
 
-// parseCounts reads -memberview-members: comma-separated member counts, ascending.
-func parseCounts(s string) ([]int, error) {
+// parseCounts reads flag (e.g. -memberview-members): comma-separated member counts, ascending.
+func parseCounts(flag, s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || len(out) > 0 && n <= out[len(out)-1] {
-			return nil, fmt.Errorf("-memberview-members %q: want ascending positive counts such as 2,5", s)
+			return nil, fmt.Errorf("%s %q: want ascending positive counts such as 2,5", flag, s)
 		}
 		out = append(out, n)
 	}
