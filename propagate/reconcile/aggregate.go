@@ -48,7 +48,11 @@ func (c *Controller) memberStates(ps *pass, targets []workv1alpha2.TargetCluster
 			complete = false
 			continue
 		}
-		live := d.watchedCopy(ps.k.gk(), ps.obj.GetNamespace(), ps.obj.GetName())
+		w := d.watchedCopy(ps.k.gk(), ps.obj.GetNamespace(), ps.obj.GetName())
+		var live *unstructured.Unstructured
+		if w != nil {
+			live = w.object()
+		}
 		if live == nil {
 			out[t.Name] = st
 			continue

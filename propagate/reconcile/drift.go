@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -60,7 +59,7 @@ func (c *Controller) ensureCopyWatch(d *dispatcher) {
 			continue
 		}
 		inf := w.factory.ForResource(k.gvr).Informer()
-		_ = inf.SetTransform(stripManagedFields)
+		_ = inf.SetTransform(compactCopy)
 		_, _ = inf.AddEventHandler(c.copyHandler(d, k))
 		w.informers[k.gk()] = inf
 		started = true
@@ -100,16 +99,16 @@ func (c *Controller) watchCopies() {
 // copy is at the resourceVersion fleetgate's last write returned).
 func (c *Controller) copyHandler(d *dispatcher, k *kind) toolscache.ResourceEventHandler {
 	enqueue := func(obj any, ownWriteCheck bool) {
-		u, ok := untomb(obj).(*unstructured.Unstructured)
+		w, ok := untomb(obj).(*watched)
 		if !ok {
 			return
 		}
-		gvk, ns, name, ok := parseTemplateRef(u.GetAnnotations()[member.AnnotationTemplate])
+		gvk, ns, name, ok := parseTemplateRef(w.template)
 		if !ok || gvk.GroupKind() != k.gk() {
 			return
 		}
 		key := Key{Kind: k.gk(), Namespace: ns, Name: name}
-		if ownWriteCheck && c.tracker.wroteVersion(key, d.name, u.GetResourceVersion()) {
+		if ownWriteCheck && c.tracker.wroteVersion(key, d.name, w.ResourceVersion) {
 			return
 		}
 		c.queue.Add(key)
@@ -117,7 +116,9 @@ func (c *Controller) copyHandler(d *dispatcher, k *kind) toolscache.ResourceEven
 	return toolscache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { enqueue(obj, true) },
 		UpdateFunc: func(old, cur any) {
-			if templateChanged(old, cur) || statusChanged(old, cur) {
+			o, ok1 := old.(*watched)
+			n, ok2 := cur.(*watched)
+			if !ok1 || !ok2 || copyChanged(o, n) {
 				enqueue(cur, true)
 			}
 		},
@@ -144,16 +145,17 @@ func (c *Controller) drifted(cluster string, k *kind, desired *unstructured.Unst
 	switch {
 	case live == nil:
 		return written == "" || !newer(written, inf.LastSyncResourceVersion())
-	case written != "" && newer(written, live.GetResourceVersion()):
+	case written != "" && newer(written, live.ResourceVersion):
 		return false // fleetgate's write has not come back through the watch yet
-	case live.GetDeletionTimestamp() != nil:
+	case live.DeletionTimestamp != nil:
 		return false // on its way out: its deletion brings the template back
 	}
-	return !contains(live.Object, retainMemberFields(desired, live).Object)
+	obj := live.object()
+	return obj == nil || !contains(obj.Object, retainMemberFields(desired, live).Object)
 }
 
 // watchedCopy returns the member's copy of obj as d's watch last saw it (nil when unknown).
-func (d *dispatcher) watchedCopy(gk schema.GroupKind, namespace, name string) *unstructured.Unstructured {
+func (d *dispatcher) watchedCopy(gk schema.GroupKind, namespace, name string) *watched {
 	inf := d.copyInformer(gk)
 	if inf == nil {
 		return nil
@@ -166,8 +168,8 @@ func (d *dispatcher) watchedCopy(gk schema.GroupKind, namespace, name string) *u
 	if err != nil || !exists {
 		return nil
 	}
-	u, _ := o.(*unstructured.Unstructured)
-	return u
+	w, _ := o.(*watched)
+	return w
 }
 
 // RetainReplicasLabel on a template leaves a workload's spec.replicas in each member to the member
@@ -176,11 +178,15 @@ const RetainReplicasLabel = "resourcetemplate.karmada.io/retain-replicas"
 
 // retainMemberFields returns desired with the fields the member owns taken from live: spec.replicas
 // when the template asks for it with RetainReplicasLabel. desired is not modified.
-func retainMemberFields(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
+func retainMemberFields(desired *unstructured.Unstructured, live *watched) *unstructured.Unstructured {
 	if live == nil || desired.GetLabels()[RetainReplicasLabel] != "true" {
 		return desired
 	}
-	replicas, found, err := unstructured.NestedFieldNoCopy(live.Object, "spec", "replicas")
+	obj := live.object()
+	if obj == nil {
+		return desired
+	}
+	replicas, found, err := unstructured.NestedFieldNoCopy(obj.Object, "spec", "replicas")
 	if err != nil || !found {
 		return desired
 	}
@@ -247,14 +253,4 @@ func (d *dispatcher) copyInformer(gk schema.GroupKind) toolscache.SharedIndexInf
 	d.copies.mu.Lock()
 	defer d.copies.mu.Unlock()
 	return d.copies.informers[gk]
-}
-
-// statusChanged reports whether an update changed the object's status.
-func statusChanged(old, cur any) bool {
-	o, ok1 := old.(*unstructured.Unstructured)
-	n, ok2 := cur.(*unstructured.Unstructured)
-	if !ok1 || !ok2 {
-		return true
-	}
-	return !equality.Semantic.DeepEqual(o.Object["status"], n.Object["status"])
 }

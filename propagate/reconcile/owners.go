@@ -3,8 +3,6 @@ package reconcile
 import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/fleetgate/fleetgate/propagate/member"
 )
 
 // TemplateUID returns the UID of the template whose managed copy in cluster is the object of kind
@@ -17,11 +15,10 @@ func (c *Controller) TemplateUID(cluster string, gk schema.GroupKind, namespace,
 		return "", false
 	}
 	live := d.watchedCopy(gk, namespace, name)
-	if live == nil || live.GetUID() != uid || !member.IsManaged(live) {
+	if live == nil || live.UID != uid || !live.managed {
 		return "", false
 	}
-	t := live.GetAnnotations()[member.AnnotationTemplateUID]
-	return types.UID(t), t != ""
+	return types.UID(live.templateUID), live.templateUID != ""
 }
 
 // CopyUID is TemplateUID's inverse: the UID of the managed copy in cluster of the template with
@@ -32,8 +29,8 @@ func (c *Controller) CopyUID(cluster string, gk schema.GroupKind, namespace, nam
 		return "", false
 	}
 	live := d.watchedCopy(gk, namespace, name)
-	if live == nil || !member.IsManaged(live) || live.GetAnnotations()[member.AnnotationTemplateUID] != string(template) {
+	if live == nil || !live.managed || live.templateUID != string(template) {
 		return "", false
 	}
-	return live.GetUID(), true
+	return live.UID, true
 }
