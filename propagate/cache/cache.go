@@ -55,6 +55,10 @@ func New(host dynamic.Interface) *Cache {
 			if !ok {
 				return obj, nil // DeletedFinalStateUnknown and typed objects pass
 			}
+			// managedFields are large and never read; a binding updated from its cached copy
+			// without them keeps the host's (the apiserver uses the live object's when a write
+			// carries none).
+			u.SetManagedFields(nil)
 			return convert(u)
 		})
 		c.informers[gvr] = inf
