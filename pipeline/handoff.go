@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/klog/v2"
 
 	"github.com/fleetgate/fleetgate/propagate/claim"
@@ -15,7 +16,7 @@ import (
 // per-member queues dispatch the copies and are the only writers to members; the pipeline never
 // writes copies itself.
 type Reconciler interface {
-	Handoff(ctx context.Context, key reconcile.Key, resourceVersion string, checked map[string]bool) error
+	Handoff(ctx context.Context, key reconcile.Key, committed *unstructured.Unstructured, checked map[string]bool) error
 }
 
 // handoff gives the committed template to the reconciler and waits for it, bounded by timeout (and
@@ -45,7 +46,7 @@ func (h handoff) Handoff(ctx context.Context, a *Attributes) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.timeout)
 	defer cancel()
 	key := reconcile.Key{Kind: gvk.GroupKind(), Namespace: a.Committed.GetNamespace(), Name: a.Committed.GetName()}
-	if err := h.reconciler.Handoff(ctx, key, a.Committed.GetResourceVersion(), checked); err != nil {
+	if err := h.reconciler.Handoff(ctx, key, a.Committed, checked); err != nil {
 		klog.FromContext(ctx).V(2).Info("The reconciler goes on with the template after the write returned", "template", klog.KObj(a.Committed), "err", err)
 	}
 }

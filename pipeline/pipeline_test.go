@@ -112,7 +112,7 @@ func (fakeLister) ClusterResourceBinding(string) (*workv1alpha2.ClusterResourceB
 
 type recordingReconciler struct{ keys []string }
 
-func (r *recordingReconciler) Handoff(_ context.Context, key reconcile.Key, _ string, _ map[string]bool) error {
+func (r *recordingReconciler) Handoff(_ context.Context, key reconcile.Key, _ *unstructured.Unstructured, _ map[string]bool) error {
 	r.keys = append(r.keys, key.Namespace+"/"+key.Name)
 	return nil
 }
@@ -289,7 +289,8 @@ type handoffRecord struct {
 
 type waitingReconciler struct{ calls []handoffRecord }
 
-func (w *waitingReconciler) Handoff(ctx context.Context, key reconcile.Key, rv string, checked map[string]bool) error {
+func (w *waitingReconciler) Handoff(ctx context.Context, key reconcile.Key, committed *unstructured.Unstructured, checked map[string]bool) error {
+	rv := committed.GetResourceVersion()
 	d, ok := ctx.Deadline()
 	w.calls = append(w.calls, handoffRecord{kind: key.Kind, ns: key.Namespace, name: key.Name, version: rv, checked: checked,
 		deadlineBeforeTimeout: ok && time.Until(d) <= 3*time.Second, clientGone: ctx.Err() != nil})
@@ -382,7 +383,7 @@ func TestHandoffChecksTimeoutAndDryRun(t *testing.T) {
 // blockingReconciler waits for its context to end.
 type blockingReconciler struct{}
 
-func (blockingReconciler) Handoff(ctx context.Context, _ reconcile.Key, _ string, _ map[string]bool) error {
+func (blockingReconciler) Handoff(ctx context.Context, _ reconcile.Key, _ *unstructured.Unstructured, _ map[string]bool) error {
 	<-ctx.Done()
 	return ctx.Err()
 }

@@ -48,6 +48,9 @@ func (c *Controller) processNextClusterItem(ctx context.Context, d *dispatcher) 
 	written, err := c.execute(ctx, d, w)
 	o := &outcome{action: w.action, hash: w.hash, overwrite: w.overwrite, err: err, permanent: err != nil && isPermanent(err), written: written}
 	changed := c.tracker.finish(item.Key, d.name, w, o)
+	if w.action == actApply {
+		c.waiters.answered(item.Key, d.name, w.hash) // the write pipeline need not wait for the next pass
+	}
 	if changed {
 		c.queue.Add(item.Key)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -42,5 +43,11 @@ func Example() {
 	// members and the write returns once the Ready ones have their copies (or after 2s).
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_ = r.Handoff(dctx, reconcile.Key{Kind: schema.GroupKind{Kind: "ConfigMap"}, Namespace: "default", Name: "web-config"}, "42", nil)
+	committed := &unstructured.Unstructured{} // the host's answer to the write
+	committed.SetAPIVersion("v1")
+	committed.SetKind("ConfigMap")
+	committed.SetNamespace("default")
+	committed.SetName("web-config")
+	committed.SetResourceVersion("42")
+	_ = r.Handoff(dctx, reconcile.Key{Kind: schema.GroupKind{Kind: "ConfigMap"}, Namespace: "default", Name: "web-config"}, committed, nil)
 }

@@ -189,7 +189,7 @@ func TestDispatchWaitsForMembers(t *testing.T) {
 			t.Fatal(err)
 		}
 		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		err = c.Handoff(dctx, reconcile.Key{Kind: schema.GroupKind{Kind: "ConfigMap"}, Namespace: ns, Name: "web"}, out.ResourceVersion, nil)
+		err = c.Handoff(dctx, reconcile.Key{Kind: schema.GroupKind{Kind: "ConfigMap"}, Namespace: ns, Name: "web"}, toUnstructured(t, out, schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}), nil)
 		cancel()
 		if err != nil {
 			t.Fatalf("dispatch of version %d: %v", i, err)

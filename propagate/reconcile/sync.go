@@ -42,15 +42,22 @@ func (c *Controller) sync(ctx context.Context, key Key) error {
 	}
 	obj, ok := k.get(key)
 	if want := c.waiters.oldest(key); !ok || want != "" && newer(want, obj.GetResourceVersion()) {
-		// The informer may lag behind a template the write pipeline just wrote: ask the host.
-		live, err := c.resource(k, key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			obj = nil
-		case err != nil:
-			return fmt.Errorf("read template %s: %w", key, err)
-		default:
-			obj = live
+		// The informer may lag behind a template the write pipeline just wrote: take what the
+		// pipeline committed, or else ask the host. (The committed object can be newer than the
+		// host's only if it was deleted since; a claimed template carries fleetgate's finalizer, so
+		// its deletion waits for a pass over the deleting object, which the informer brings.)
+		if f := c.waiters.committed(key, want); want != "" && f != nil && (!ok || newer(f.GetResourceVersion(), obj.GetResourceVersion())) {
+			obj = f
+		} else {
+			live, err := c.resource(k, key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				obj = nil
+			case err != nil:
+				return fmt.Errorf("read template %s: %w", key, err)
+			default:
+				obj = live
+			}
 		}
 	}
 	var err error
@@ -179,8 +186,8 @@ type pass struct {
 	next      map[string]string // what it will record
 	slots     map[string]slot
 	results   map[string]result
-	pending   bool     // some cluster has not answered yet
-	pendingOn []string // the clusters asked to apply that have not answered yet
+	pending   bool              // some cluster has not answered yet
+	pendingOn map[string]string // the clusters asked to apply that have not answered yet: the copy's hash
 }
 
 // propagate makes every target hold the template's current copy and the clusters that are no
@@ -214,9 +221,10 @@ func (c *Controller) propagate(ctx context.Context, key Key, k *kind, obj *unstr
 		return c.reverify(ctx, key, k)
 	}
 	c.removeFromOthers(ps, cur, targets)
-	if !c.readyAmong(ps.pendingOn) {
-		c.waiters.release(key, obj.GetResourceVersion()) // what Handoff waits for is done
-	}
+	// What Handoff waits for: the Ready clusters asked to apply, each released by its answer.
+	c.waiters.await(key, obj.GetResourceVersion(), c.readyOf(ps.pendingOn), func(cluster, hash string) bool {
+		return c.tracker.answered(key, cluster, hash)
+	})
 	if ps.pending {
 		return nil // the clusters' outcomes bring the template back
 	}
@@ -244,14 +252,15 @@ func (c *Controller) propagate(ctx context.Context, key Key, k *kind, obj *unstr
 	return c.writeTemplateStatus(ctx, k, obj, states)
 }
 
-// readyAmong reports whether one of clusters is Ready.
-func (c *Controller) readyAmong(clusters []string) bool {
-	for _, name := range clusters {
+// readyOf returns the entries of clusters whose cluster is Ready.
+func (c *Controller) readyOf(clusters map[string]string) map[string]string {
+	out := map[string]string{}
+	for name, v := range clusters {
 		if cl, ok := c.cache.Cluster(name); ok && clusterv1alpha1.IsReady(cl) {
-			return true
+			out[name] = v
 		}
 	}
-	return false
+	return out
 }
 
 // applyTo decides about one target: nothing to do (its copy is current, or dispatching to it is
@@ -299,7 +308,10 @@ func (c *Controller) applyTo(ps *pass, cluster string, cp *plan.ClusterPlan) {
 		c.dispatch(ps.key, cluster, &work{action: actApply, gvr: ps.k.gvr, namespace: ps.obj.GetNamespace(), name: ps.obj.GetName(),
 			ref: ps.ref, object: cp.Object, hash: h, overwrite: overwrite, known: known})
 		ps.pending = true
-		ps.pendingOn = append(ps.pendingOn, cluster)
+		if ps.pendingOn == nil {
+			ps.pendingOn = map[string]string{}
+		}
+		ps.pendingOn[cluster] = h
 	}
 }
 

@@ -168,6 +168,14 @@ func (t *tracker) finish(k Key, cluster string, w *work, o *outcome) bool {
 	return changed
 }
 
+// answered reports whether the last outcome recorded for k in cluster is an apply of hash.
+func (t *tracker) answered(k Key, cluster, hash string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.m[k][cluster]
+	return s != nil && s.done != nil && s.done.action == actApply && s.done.hash == hash
+}
+
 // wroteVersion reports whether fleetgate's last write of k's copy in cluster left resourceVersion.
 func (t *tracker) wroteVersion(k Key, cluster, resourceVersion string) bool {
 	t.mu.Lock()
