@@ -18,12 +18,14 @@ import (
 	"github.com/fleetgate/fleetgate/propagate/claim"
 )
 
-// commit sends the real write to the host. A claimed object written as a JSON create or update gets
-// the propagation finalizer and the claim annotations in the same write (the body is decoded as
-// unstructured JSON, so every field survives). Any other body — protobuf, CBOR, YAML — is sent byte
-// for byte as the client sent it: rebuilding it from the gateway's compiled types would drop every
-// field those types do not know (a newer host's, a newer kubectl's). Those writes, patches and
-// server-side apply get the marks from the reconciler right after, as a patch of the gateway's own.
+// commit sends the real write to the host. A claimed object written as a JSON or protobuf create or
+// update gets the propagation finalizer and the claim annotations in the same write: JSON is decoded
+// as unstructured JSON, so every field survives; protobuf gets the marks appended as a second
+// metadata field, which protobuf merges, so the client's bytes stay as they were
+// (withProtobufMarks). Any other body — CBOR, YAML — is sent byte for byte as the client sent it:
+// rebuilding it from the gateway's compiled types would drop every field those types do not know (a
+// newer host's, a newer kubectl's). Those writes, patches and server-side apply get the marks from
+// the reconciler right after, as a patch of the gateway's own.
 // The host's answer is decoded whatever its encoding, for dispatch (its name and resourceVersion).
 //
 // The commit is not an admission plugin: it is the storage write that admission guards.
@@ -43,10 +45,17 @@ type Observer interface {
 // *HostError, which goes back to the client as it is.
 func (c commit) Commit(_ context.Context, a *Attributes) error {
 	body := a.Body
-	if a.Plan != nil && a.Plan.Claimed() && (a.Operation == Create || a.Operation == Update) && isJSON(a.Request.Header.Get("Content-Type")) {
-		obj := &unstructured.Unstructured{}
-		if err := obj.UnmarshalJSON(body); err == nil {
-			if b, err := withPropagationMarks(obj, a.Plan.Claim.Ref); err == nil {
+	if a.Plan != nil && a.Plan.Claimed() && (a.Operation == Create || a.Operation == Update) {
+		switch ct := a.Request.Header.Get("Content-Type"); {
+		case isJSON(ct):
+			obj := &unstructured.Unstructured{}
+			if err := obj.UnmarshalJSON(body); err == nil {
+				if b, err := withPropagationMarks(obj, a.Plan.Claim.Ref); err == nil {
+					body = b
+				}
+			}
+		case isProtobuf(ct):
+			if b, ok, err := withProtobufMarks(body, a.Plan.Claim.Ref); err == nil && ok {
 				body = b
 			}
 		}
@@ -80,6 +89,11 @@ func withPropagationMarks(obj *unstructured.Unstructured, ref claim.Ref) ([]byte
 	}
 	claim.Set(obj, ref)
 	return obj.MarshalJSON()
+}
+
+func isProtobuf(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == runtime.ContentTypeProtobuf
 }
 
 func isJSON(contentType string) bool {

@@ -6,13 +6,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/fleetgate/fleetgate/propagate/names"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	kubescheme "k8s.io/client-go/kubernetes/scheme"
 
@@ -21,15 +24,81 @@ import (
 	"github.com/fleetgate/fleetgate/propagate/plan"
 )
 
-func protobufConfigMap(t *testing.T) []byte {
+func protobufConfigMap(t *testing.T) []byte { return protobufConfigMapWith(t, nil, nil) }
+
+// protobufConfigMapWith encodes a ConfigMap changed by edit, with extra (raw protobuf fields) added
+// to its message, as a newer client's fields would be.
+func protobufConfigMapWith(t *testing.T, edit func(*corev1.ConfigMap), extra []byte) []byte {
 	t.Helper()
 	cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: "cm", Namespace: "default", UID: "uid-1"}, Data: map[string]string{"a": "b"}}
+	if edit != nil {
+		edit(cm)
+	}
 	var buf bytes.Buffer
 	if err := protobuf.NewSerializer(kubescheme.Scheme, kubescheme.Scheme).Encode(cm, &buf); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	if extra == nil {
+		return buf.Bytes()
+	}
+	var env runtime.Unknown
+	if err := env.Unmarshal(buf.Bytes()[4:]); err != nil {
+		t.Fatal(err)
+	}
+	env.Raw = append(env.Raw, extra...)
+	raw, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte("k8s\x00"), raw...)
+}
+
+// TestCommitMarksProtobufBodies: a protobuf create or update of a claimed object (what client-go's
+// typed clients send) carries the finalizer and the claim in the same write too, so the reconciler
+// need not patch them in; the client's bytes are all still there, in front of the marks, fields
+// the gateway's types do not know included.
+func TestCommitMarksProtobufBodies(t *testing.T) {
+	unknown := appendProtoBytes(nil, 99, []byte("from the future"))
+	for name, body := range map[string][]byte{
+		"plain":            protobufConfigMapWith(t, nil, unknown),
+		"with a finalizer": protobufConfigMapWith(t, func(cm *corev1.ConfigMap) { cm.Finalizers = []string{"example.com/keep"} }, unknown),
+		"with annotations": protobufConfigMapWith(t, func(cm *corev1.ConfigMap) { cm.Annotations = map[string]string{"team": "a"} }, unknown),
+		"marked already":   protobufConfigMapWith(t, func(cm *corev1.ConfigMap) { cm.Finalizers = []string{names.Finalizer} }, unknown),
+	} {
+		t.Run(name, func(t *testing.T) {
+			host := &protoHost{answer: protobufConfigMap(t)}
+			req := httptest.NewRequest("POST", "/api/v1/namespaces/default/configmaps", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/vnd.kubernetes.protobuf")
+			claimed := &plan.Plan{Claim: claim.Decision{Ref: claim.Ref{Namespace: "default", Name: "cms"}}, Spec: &policyv1alpha1.PropagationSpec{}}
+			a := &Attributes{Operation: Create, Request: req, Body: body, Plan: claimed}
+			if err := (commit{host: host}).Commit(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+			var sentEnv, clientEnv runtime.Unknown
+			if err := sentEnv.Unmarshal(host.body[4:]); err != nil {
+				t.Fatalf("the host got no protobuf object: %v", err)
+			}
+			_ = clientEnv.Unmarshal(body[4:])
+			if !bytes.HasPrefix(sentEnv.Raw, clientEnv.Raw) || sentEnv.TypeMeta != clientEnv.TypeMeta {
+				t.Errorf("the client's bytes were not kept as they came")
+			}
+			obj, _, err := kubescheme.Codecs.UniversalDeserializer().Decode(host.body, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cm := obj.(*corev1.ConfigMap)
+			orig, _, _ := kubescheme.Codecs.UniversalDeserializer().Decode(body, nil, nil)
+			want := orig.(*corev1.ConfigMap).DeepCopy()
+			claim.Set(want, claim.Ref{Namespace: "default", Name: "cms"})
+			if !slices.Contains(want.Finalizers, names.Finalizer) {
+				want.Finalizers = append(want.Finalizers, names.Finalizer)
+			}
+			if !equality.Semantic.DeepEqual(cm, want) {
+				t.Errorf("sent %+v\nwant %+v", cm.ObjectMeta, want.ObjectMeta)
+			}
+		})
+	}
 }
 
 // protoHost answers every request with a protobuf ConfigMap and records what it was sent.
@@ -53,6 +122,9 @@ func (p *protoHost) Do(req *http.Request) (*http.Response, error) {
 // for patches. The host's protobuf answer is still decoded for dispatch.
 func TestCommitSendsNonJSONBodiesAsTheyCame(t *testing.T) {
 	pb := protobufConfigMap(t)
+	stale := protobufConfigMapWith(t, func(cm *corev1.ConfigMap) {
+		cm.Annotations = map[string]string{policyv1alpha1.ClusterPropagationPolicyAnnotation: "old"}
+	}, nil)
 	claimed := &plan.Plan{Claim: claim.Decision{Ref: claim.Ref{Namespace: "default", Name: "cms"}}, Spec: &policyv1alpha1.PropagationSpec{}}
 	for _, tc := range []struct {
 		op          Operation
@@ -60,8 +132,9 @@ func TestCommitSendsNonJSONBodiesAsTheyCame(t *testing.T) {
 		contentType string
 		body        []byte
 	}{
-		{Create, "POST", "application/vnd.kubernetes.protobuf", pb},
-		{Update, "PUT", "application/vnd.kubernetes.protobuf", pb},
+		// Protobuf whose marks cannot be merged in (the claim removes an annotation).
+		{Create, "POST", "application/vnd.kubernetes.protobuf", stale},
+		{Update, "PUT", "application/vnd.kubernetes.protobuf", stale},
 		// Not valid CBOR for the scheme: the bytes must pass untouched all the same.
 		{Create, "POST", "application/cbor", []byte{0xd9, 0xd9, 0xf7, 0xa1, 0x61, 0x61, 0x61, 0x62}},
 		{Update, "PUT", "application/yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: default}\nnewField: kept\n")},
