@@ -17,6 +17,8 @@ import (
 // writes copies itself.
 type Reconciler interface {
 	Handoff(ctx context.Context, key reconcile.Key, committed *unstructured.Unstructured, checked map[string]bool) error
+	// Checked is told, before the commit, where member dry-run found nothing in the way.
+	Checked(key reconcile.Key, checked map[string]bool)
 }
 
 // handoff gives the committed template to the reconciler and waits for it, bounded by timeout (and
@@ -49,4 +51,18 @@ func (h handoff) Handoff(ctx context.Context, a *Attributes) {
 	if err := h.reconciler.Handoff(ctx, key, a.Committed, checked); err != nil {
 		klog.FromContext(ctx).V(2).Info("The reconciler goes on with the template after the write returned", "template", klog.KObj(a.Committed), "err", err)
 	}
+}
+
+// checked tells the reconciler, before the commit, where member dry-run found nothing in the way of
+// the copy, so that a pass the template informer starts before the handoff need not read first
+// either. Only for a name known before the commit (not generateName).
+func (h handoff) checked(a *Attributes) {
+	if a.DryRun || h.reconciler == nil || len(a.Checked) == 0 || a.Resolved == nil || a.Resolved.GetName() == "" {
+		return
+	}
+	gvk := a.Resolved.GroupVersionKind()
+	if !claim.Propagatable(gvk, "") || a.Operation == Create && a.Resolved.GetGenerateName() != "" {
+		return
+	}
+	h.reconciler.Checked(reconcile.Key{Kind: gvk.GroupKind(), Namespace: a.Resolved.GetNamespace(), Name: a.Resolved.GetName()}, a.Checked)
 }

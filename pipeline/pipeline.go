@@ -172,6 +172,7 @@ func (p *Pipeline) serve(ctx context.Context, a *Attributes) error {
 	if err := p.admission.Admit(ctx, a); err != nil {
 		return err
 	}
+	p.handoff.checked(a)
 	start := time.Now()
 	err := p.commit.Commit(ctx, a)
 	p.observe("commit", time.Since(start))

@@ -112,6 +112,8 @@ func (fakeLister) ClusterResourceBinding(string) (*workv1alpha2.ClusterResourceB
 
 type recordingReconciler struct{ keys []string }
 
+func (r *recordingReconciler) Checked(reconcile.Key, map[string]bool) {}
+
 func (r *recordingReconciler) Handoff(_ context.Context, key reconcile.Key, _ *unstructured.Unstructured, _ map[string]bool) error {
 	r.keys = append(r.keys, key.Namespace+"/"+key.Name)
 	return nil
@@ -287,7 +289,11 @@ type handoffRecord struct {
 	clientGone            bool
 }
 
-type waitingReconciler struct{ calls []handoffRecord }
+type waitingReconciler struct{ calls, checkedBefore []handoffRecord }
+
+func (w *waitingReconciler) Checked(key reconcile.Key, checked map[string]bool) {
+	w.checkedBefore = append(w.checkedBefore, handoffRecord{kind: key.Kind, ns: key.Namespace, name: key.Name, checked: checked})
+}
 
 func (w *waitingReconciler) Handoff(ctx context.Context, key reconcile.Key, committed *unstructured.Unstructured, checked map[string]bool) error {
 	rv := committed.GetResourceVersion()
@@ -326,6 +332,34 @@ func TestHandoffGivesTheCommittedVersionToTheReconciler(t *testing.T) {
 	}
 	if (handoff{reconciler: d, timeout: time.Second}).Handoff(context.Background(), a); len(d.calls) != 0 {
 		t.Errorf("a committed policy was handed to the reconciler: %+v", d.calls)
+	}
+}
+
+// What member dry-run checked reaches the reconciler before the commit (a pass the template
+// informer starts before the handoff then need not read the member either), for a name known
+// before the commit only: not for generateName, not for a client's dry run.
+func TestCheckedReachesTheReconcilerBeforeTheCommit(t *testing.T) {
+	obj := func(name, generateName string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON([]byte(cm)); err != nil {
+			t.Fatal(err)
+		}
+		u.SetName(name)
+		u.SetGenerateName(generateName)
+		return u
+	}
+	checked := map[string]bool{"member1": true}
+	d := &waitingReconciler{}
+	h := handoff{reconciler: d, timeout: time.Second}
+	h.checked(&Attributes{Operation: Create, Resolved: obj("cm", ""), Checked: checked})
+	h.checked(&Attributes{Operation: Create, Resolved: obj("cm-abcde", "cm-"), Checked: checked})
+	h.checked(&Attributes{Operation: Create, DryRun: true, Resolved: obj("cm", ""), Checked: checked})
+	h.checked(&Attributes{Operation: Update, Resolved: obj("cm", ""), Checked: checked})
+	if len(d.checkedBefore) != 2 || d.checkedBefore[0].name != "cm" || !d.checkedBefore[0].checked["member1"] || d.checkedBefore[1].name != "cm" {
+		t.Errorf("checked before the commit: %+v, want cm (create) and cm (update) only", d.checkedBefore)
+	}
+	if len(d.calls) != 0 {
+		t.Errorf("checked handed the template over: %+v", d.calls)
 	}
 }
 
@@ -382,6 +416,8 @@ func TestHandoffChecksTimeoutAndDryRun(t *testing.T) {
 
 // blockingReconciler waits for its context to end.
 type blockingReconciler struct{}
+
+func (blockingReconciler) Checked(reconcile.Key, map[string]bool) {}
 
 func (blockingReconciler) Handoff(ctx context.Context, _ reconcile.Key, _ *unstructured.Unstructured, _ map[string]bool) error {
 	<-ctx.Done()

@@ -78,8 +78,9 @@ func appliedOverrides(annotations map[string]string) map[string][]string {
 
 // bindingEvents says what changed between two states of a binding, as events on its template.
 // Events come only from changes, so a resync that changes nothing (also after a restart) emits
-// nothing: a cluster's success is reported when its applied copy changes, a failure when its
-// message changes, a scheduling failure when it starts or its message changes.
+// nothing: a cluster's success is reported when its applied copy changes (one ApplySucceeded
+// event names every cluster a pass applied to, each with the override policies its copy got:
+// "Applied to clusters m1 (overrides: OverridePolicy a), m2"), a failure when its message changes, a scheduling failure when it starts or its message changes.
 func bindingEvents(prev, next bindingView) []event {
 	var out []event
 	pc := meta.FindStatusCondition(prev.status.Conditions, workv1alpha2.Scheduled)
@@ -103,17 +104,18 @@ func bindingEvents(prev, next bindingView) []event {
 		prevItems[it.ClusterName] = it
 	}
 	targets := map[string]bool{}
+	var applied []string // one event for every cluster a pass applied to: a host write per pass, not per cluster
 	for _, it := range next.status.AggregatedStatus {
 		targets[it.ClusterName] = true
 		p, had := prevItems[it.ClusterName]
 		switch {
 		case it.Applied:
 			if !had || !p.Applied || prev.record[it.ClusterName] != next.record[it.ClusterName] {
-				msg := "Applied to cluster " + it.ClusterName
+				part := it.ClusterName
 				if ov := next.overrides[it.ClusterName]; len(ov) > 0 {
-					msg += " with overrides from " + strings.Join(ov, ", ")
+					part += " (overrides: " + strings.Join(ov, ", ") + ")"
 				}
-				out = append(out, event{corev1.EventTypeNormal, ReasonApplySucceeded, msg})
+				applied = append(applied, part)
 			}
 		case it.AppliedMessage != "" && it.AppliedMessage != notAppliedYetReason:
 			if !had || p.AppliedMessage != it.AppliedMessage {
@@ -121,6 +123,13 @@ func bindingEvents(prev, next bindingView) []event {
 					fmt.Sprintf("Failed to apply to cluster %s: %s", it.ClusterName, it.AppliedMessage)})
 			}
 		}
+	}
+	switch len(applied) {
+	case 0:
+	case 1:
+		out = append(out, event{corev1.EventTypeNormal, ReasonApplySucceeded, "Applied to cluster " + applied[0]})
+	default:
+		out = append(out, event{corev1.EventTypeNormal, ReasonApplySucceeded, "Applied to clusters " + strings.Join(applied, ", ")})
 	}
 	var gone []string
 	for c := range prev.record {

@@ -30,7 +30,17 @@ func TestBindingEvents(t *testing.T) {
 			name: "first apply",
 			prev: bindingView{},
 			next: view([]string{"m1", "m2"}, map[string]string{"m1": "h1", "m2": "h1"}, ok, nil),
-			want: []event{{"Normal", ReasonApplySucceeded, "Applied to cluster m1"}, {"Normal", ReasonApplySucceeded, "Applied to cluster m2"}},
+			want: []event{{"Normal", ReasonApplySucceeded, "Applied to clusters m1, m2"}},
+		},
+		{
+			name: "first apply with overrides on one cluster",
+			prev: bindingView{},
+			next: func() bindingView {
+				v := view([]string{"m1", "m2"}, map[string]string{"m1": "h1", "m2": "h1"}, ok, nil)
+				v.overrides = map[string][]string{"m1": {"ClusterOverridePolicy c", "OverridePolicy a"}}
+				return v
+			}(),
+			want: []event{{"Normal", ReasonApplySucceeded, "Applied to clusters m1 (overrides: ClusterOverridePolicy c, OverridePolicy a), m2"}},
 		},
 		{
 			name: "resync changes nothing",

@@ -67,7 +67,7 @@ func TestTemplateWrittenToHostIsPropagated(t *testing.T) {
 	}
 	eventually(t, waitLong, func() error {
 		evs := strings.Join(e.events(t, ns, "cm1"), "\n")
-		for _, want := range []string{"Normal ApplySucceeded Applied to cluster member1", "Normal ApplySucceeded Applied to cluster member2"} {
+		for _, want := range []string{"Normal ApplySucceeded Applied to clusters member1, member2"} {
 			if !strings.Contains(evs, want) {
 				return fmt.Errorf("events %q lack %q", evs, want)
 			}

@@ -304,7 +304,7 @@ func (c *Controller) applyTo(ps *pass, cluster string, cp *plan.ClusterPlan) {
 		ps.results[cluster] = result{applied: true}
 	default:
 		// A managed copy is there, or nothing is in the way: no need to read it first.
-		known := (has || s.holds || s.clear) && !s.stale
+		known := (has || s.holds || c.opts.Clock.Now().Before(s.clearUntil)) && !s.stale
 		c.dispatch(ps.key, cluster, &work{action: actApply, gvr: ps.k.gvr, namespace: ps.obj.GetNamespace(), name: ps.obj.GetName(),
 			ref: ps.ref, object: cp.Object, hash: h, overwrite: overwrite, known: known})
 		ps.pending = true

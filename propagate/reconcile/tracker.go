@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -74,9 +75,10 @@ type slot struct {
 	// stale: the copy the binding records is not there (a sweep did not find it, or fleetgate
 	// deleted it since): the record must not be trusted.
 	stale bool
-	// clear: the write pipeline's member dry-run found no unmanaged object of that name in the
-	// way, so the first write need not read first.
-	clear bool
+	// clearUntil: the write pipeline's member dry-run found no unmanaged object of that name in
+	// the way, so a write until then need not read first. What the dry-run saw holds only for a
+	// moment (and for a write that may still fail), so it is not kept.
+	clearUntil time.Time
 	// reported is the last failure reported as an event for deletes (applies are reported from
 	// the binding's status).
 	reported string
@@ -184,11 +186,12 @@ func (t *tracker) wroteVersion(k Key, cluster, resourceVersion string) bool {
 	return s != nil && s.done.ok() && s.done.written != "" && s.done.written == resourceVersion
 }
 
-// setClear records that no unmanaged object is in the way of k's copy in cluster.
-func (t *tracker) setClear(k Key, cluster string) {
+// setClear records that no unmanaged object is in the way of k's copy in cluster, as seen just
+// now; it is trusted until until.
+func (t *tracker) setClear(k Key, cluster string, until time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.slotLocked(k, cluster).clear = true
+	t.slotLocked(k, cluster).clearUntil = until
 }
 
 // setReported records msg as reported for k in cluster and reports whether it is new.

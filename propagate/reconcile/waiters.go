@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -191,11 +192,7 @@ func newer(a, b string) bool {
 // object in the way, so the first write there need not read first. The per-member queues stay
 // the only writers to members.
 func (c *Controller) Handoff(ctx context.Context, key Key, committed *unstructured.Unstructured, checked map[string]bool) error {
-	for cluster, ok := range checked {
-		if ok {
-			c.tracker.setClear(key, cluster)
-		}
-	}
+	c.Checked(key, checked)
 	wt := c.waiters.add(key, committed.GetResourceVersion(), committed)
 	c.queue.Add(key)
 	select {
@@ -204,5 +201,21 @@ func (c *Controller) Handoff(ctx context.Context, key Key, committed *unstructur
 	case <-ctx.Done():
 		c.waiters.remove(key, wt)
 		return ctx.Err()
+	}
+}
+
+// checkedFor is how long what the pipeline's member dry-run found is trusted.
+const checkedFor = 30 * time.Second
+
+// Checked tells the reconciler, before the pipeline commits a template, where its member dry-run
+// found no unmanaged object in the way of key's copy (checked[cluster] true): the first write
+// there, within checkedFor, need not read first — even by a pass that the template informer
+// starts before Handoff is called.
+func (c *Controller) Checked(key Key, checked map[string]bool) {
+	until := c.opts.Clock.Now().Add(checkedFor)
+	for cluster, ok := range checked {
+		if ok {
+			c.tracker.setClear(key, cluster, until)
+		}
 	}
 }
