@@ -26,6 +26,11 @@ type ApplyOptions struct {
 	// KnownManaged skips the read that checks for an unmanaged object: the caller knows the member
 	// already holds fleetgate's copy (e.g. the binding says it was applied there).
 	KnownManaged bool
+	// ExpectAbsent says the caller has reason to think no object of that name is there (a listing
+	// moments ago did not show one): the copy is applied without the read and without forcing, so
+	// an object that appeared meanwhile and holds other values in the copy's fields makes the
+	// apply conflict instead of being overwritten; then Apply reads and decides as without it.
+	ExpectAbsent bool
 }
 
 // ConflictError says a member already has an object of that name that fleetgate does not manage.
@@ -64,6 +69,17 @@ func resource(c dynamic.Interface, gvr schema.GroupVersionResource, namespace st
 // unless o.Overwrite.
 func Apply(ctx context.Context, c dynamic.Interface, gvr schema.GroupVersionResource, obj *unstructured.Unstructured, o ApplyOptions) (*unstructured.Unstructured, error) {
 	ri := resource(c, gvr, obj.GetNamespace())
+	if o.ExpectAbsent && !o.KnownManaged && !o.Overwrite {
+		opts := metav1.ApplyOptions{FieldManager: names.FieldManager}
+		if o.DryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		out, err := ri.Apply(ctx, obj.GetName(), obj, opts)
+		if !apierrors.IsConflict(err) {
+			return out, err
+		}
+		// Something is there after all, with other values: read it, as without ExpectAbsent.
+	}
 	if !o.KnownManaged && !o.Overwrite {
 		cur, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
 		switch {

@@ -28,6 +28,39 @@ type dispatcher struct {
 
 	// copies watches fleetgate's copies in the member (drift).
 	copies *copyWatch
+
+	occMu    sync.Mutex
+	occupied map[schema.GroupKind]occupancy // what the last sweep of each kind listed
+}
+
+// occupancy is the names of every object of one kind a sweep listed in the member, managed or
+// not, and when the listing began.
+type occupancy struct {
+	names    map[string]bool // "namespace/name"
+	listedAt time.Time
+}
+
+// occupancyFor is how long a sweep's listing is trusted to say that no object of a name is in the
+// way of a copy.
+const occupancyFor = time.Minute
+
+// setOccupied records what a sweep of gk listed.
+func (d *dispatcher) setOccupied(gk schema.GroupKind, o occupancy) {
+	d.occMu.Lock()
+	defer d.occMu.Unlock()
+	if d.occupied == nil {
+		d.occupied = map[schema.GroupKind]occupancy{}
+	}
+	d.occupied[gk] = o
+}
+
+// knownAbsent reports whether the last sweep of gk, begun within occupancyFor before now, found no
+// object namespace/name in the member.
+func (d *dispatcher) knownAbsent(gk schema.GroupKind, namespace, name string, now time.Time) bool {
+	d.occMu.Lock()
+	defer d.occMu.Unlock()
+	o, ok := d.occupied[gk]
+	return ok && now.Sub(o.listedAt) < occupancyFor && !o.names[namespace+"/"+name]
 }
 
 // clusterState is what of a Cluster changes placements: readiness, spec (generation), labels.

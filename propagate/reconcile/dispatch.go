@@ -124,7 +124,8 @@ func (c *Controller) attempt(ctx context.Context, d *dispatcher, dyn dynamic.Int
 		d.setNamespace(w.namespace, true)
 	}
 	obj := retainMemberFields(w.object, d.watchedCopy(w.object.GroupVersionKind().GroupKind(), w.namespace, w.name))
-	out, err := member.Apply(ctx, dyn, w.gvr, obj, member.ApplyOptions{Overwrite: w.overwrite, KnownManaged: w.known})
+	absent := !w.known && d.knownAbsent(w.object.GroupVersionKind().GroupKind(), w.namespace, w.name, c.opts.Clock.Now())
+	out, err := member.Apply(ctx, dyn, w.gvr, obj, member.ApplyOptions{Overwrite: w.overwrite, KnownManaged: w.known, ExpectAbsent: absent})
 	switch {
 	case err == nil:
 		return out.GetResourceVersion(), nil

@@ -70,6 +70,8 @@ type testEnv struct {
 	// hostLog holds the host writes (method and path), memberLog the member writes (cluster,
 	// method and path), for a test to show what they were.
 	hostLog, memberLog writeLog
+	// memberReads holds the member reads (cluster, GET and path).
+	memberReads writeLog
 }
 
 // writeLog records requests, in order.
@@ -178,10 +180,14 @@ type counting struct {
 	next   http.RoundTripper
 	n      *atomic.Int64
 	log    *writeLog // when not nil, the writes are recorded there too
+	reads  *writeLog // when not nil, the reads are recorded there
 	prefix string    // of each recorded line
 }
 
 func (c counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && c.reads != nil {
+		c.reads.add(c.prefix, r)
+	}
 	if r.Method != http.MethodGet {
 		c.n.Add(1)
 		if c.log != nil {
@@ -196,8 +202,8 @@ func (c counting) RoundTrip(r *http.Request) (*http.Response, error) {
 
 type countingGetter struct {
 	access.Getter
-	n   *atomic.Int64
-	log *writeLog
+	n          *atomic.Int64
+	log, reads *writeLog
 }
 
 func (g countingGetter) Config(ctx context.Context, cluster string) (*rest.Config, error) {
@@ -207,7 +213,7 @@ func (g countingGetter) Config(ctx context.Context, cluster string) (*rest.Confi
 	}
 	cfg.QPS, cfg.Burst = reconcile.DefaultMemberQPS, reconcile.DefaultMemberBurst
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return counting{next: rt, n: g.n, log: g.log, prefix: cluster + ": "}
+		return counting{next: rt, n: g.n, log: g.log, reads: g.reads, prefix: cluster + ": "}
 	})
 	return cfg, nil
 }
@@ -237,7 +243,7 @@ func (e *testEnv) startControllerWith(t *testing.T, tune func(*reconcile.Options
 	o := reconcile.Options{
 		Host:           host,
 		Kube:           e.kube,
-		Members:        member.NewClients(countingGetter{Getter: access.NewHost(client.Clusters(e.host), e.kube), n: &e.memberWrites, log: &e.memberLog}),
+		Members:        member.NewClients(countingGetter{Getter: access.NewHost(client.Clusters(e.host), e.kube), n: &e.memberWrites, log: &e.memberLog, reads: &e.memberReads}),
 		Workers:        workers,
 		ClusterWorkers: workers,
 	}

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"slices"
 	"strings"
 	"testing"
@@ -182,4 +183,74 @@ func TestConflictResolution(t *testing.T) {
 		}
 		return e.fullyApplied(t, ns, "taken-configmap", "member1", "member2")
 	})
+}
+
+// After a sweep has listed a kind in a member, a cold copy of a name the listing did not show is
+// one request (an apply, no read first). An object that someone creates in the member after the
+// listing, in the way of a copy under Abort, is still not taken over: the apply does not force, so
+// it conflicts, and the reconciler reads and reports the conflict as without the listing.
+func TestColdCopyAfterASweepIsOneRequest(t *testing.T) {
+	e := sharedEnv(t)
+	const ns = "cold-after-sweep"
+	ctx := context.Background()
+	e.namespace(t, ns, nil)
+	e.policy(t, configMapPolicy(ns, "member1"))
+	// A copy whose template is gone: the sweep deletes it, the positive sign that it listed.
+	orphan := toUnstructured(t, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: ns,
+		Labels:      map[string]string{member.LabelManaged: "true"},
+		Annotations: map[string]string{member.AnnotationTemplate: "v1/ConfigMap/" + ns + "/orphan", member.AnnotationTemplateUID: "gone"}}},
+		corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+	nsObj := toUnstructured(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if _, err := e.members["member1"].Resource(namespaces).Create(ctx, nsObj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	if _, err := e.members["member1"].Resource(configMaps).Namespace(ns).Create(ctx, orphan, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.startController(t)
+	eventually(t, waitLong, func() error { return e.noCopy("member1", configMaps, ns, "orphan") })
+
+	theirs := toUnstructured(t, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "taken", Namespace: ns}, Data: map[string]string{"k": "theirs"}},
+		corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+	if _, err := e.members["member1"].Resource(configMaps).Namespace(ns).Create(ctx, theirs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reads0, writes0 := int64(len(e.memberReads.since(0))), int64(len(e.memberLog.since(0)))
+	e.createConfigMap(t, ns, "taken", map[string]string{"k": "ours"})
+	e.createConfigMap(t, ns, "fresh", map[string]string{"k": "ours"})
+	eventually(t, waitLong, func() error { return e.fullyApplied(t, ns, "fresh-configmap", "member1") })
+	eventually(t, waitLong, func() error {
+		b, err := e.binding(t, ns, "taken-configmap")
+		if err != nil {
+			return err
+		}
+		for _, it := range b.Status.AggregatedStatus {
+			if it.ClusterName == "member1" && !it.Applied && strings.Contains(it.AppliedMessage, "not managed by fleetgate") {
+				return nil
+			}
+		}
+		return fmt.Errorf("binding does not report the conflict in member1: %+v", b.Status.AggregatedStatus)
+	})
+	u, err := e.memberObject("member1", configMaps, ns, "taken")
+	if err != nil || u == nil {
+		t.Fatalf("member1 object: %v %v", u, err)
+	}
+	if member.IsManaged(u) || u.Object["data"].(map[string]any)["k"] != "theirs" {
+		t.Errorf("the object created after the listing was changed: %v", u.Object)
+	}
+	fresh := "/namespaces/" + ns + "/configmaps/fresh"
+	var reads, writes []string
+	for _, l := range e.memberReads.since(reads0) {
+		if strings.HasSuffix(l, fresh) {
+			reads = append(reads, l)
+		}
+	}
+	for _, l := range e.memberLog.since(writes0) {
+		if strings.HasSuffix(l, fresh) {
+			writes = append(writes, l)
+		}
+	}
+	if len(reads) != 0 || len(writes) != 1 {
+		t.Errorf("cold copy of fresh: reads %q, writes %q; want no read and one write", reads, writes)
+	}
 }

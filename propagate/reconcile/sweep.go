@@ -52,14 +52,15 @@ type orphan struct {
 }
 
 func (c *Controller) sweepKindIn(ctx context.Context, d *dispatcher, dyn dynamic.Interface, k *kind) error {
+	listedAt := c.tracker.now() // what the cluster workers record from now on, the list may not show
 	present, orphans, err := c.listCopies(ctx, d, dyn, k)
 	if err != nil {
 		return err
 	}
-	for _, key := range c.tracker.observe(d.name, k.gk(), present) {
+	for _, key := range c.tracker.observe(d.name, k.gk(), present, listedAt) {
 		c.queue.Add(key)
 	}
-	c.markMissing(d.name, k, present)
+	c.markMissing(d.name, k, present, listedAt)
 	logger := klog.FromContext(ctx)
 	for _, o := range orphans {
 		// The informer may lag behind a template just created: only the host can say it is gone.
@@ -98,10 +99,11 @@ func (c *Controller) sweepKindIn(ctx context.Context, d *dispatcher, dyn dynamic
 func (c *Controller) listCopies(ctx context.Context, d *dispatcher, dyn dynamic.Interface, k *kind) (map[Key]bool, []orphan, error) {
 	present := map[Key]bool{}
 	var orphans []orphan
-	opts := metav1.ListOptions{LabelSelector: member.LabelManaged + "=true", Limit: sweepPageSize}
-	if k.isNamespace() {
-		opts.LabelSelector = "" // every namespace: those that exist need not be created
-	}
+	// Every object of the kind, not only fleetgate's copies: the names of the others say where a
+	// cold copy may be written without reading first (knownAbsent); every namespace: those that
+	// exist need not be created.
+	opts := metav1.ListOptions{Limit: sweepPageSize}
+	occ := occupancy{names: map[string]bool{}, listedAt: c.opts.Clock.Now()}
 	for {
 		list, err := dyn.Resource(k.gvr).List(ctx, opts)
 		if apierrors.IsNotFound(err) {
@@ -112,6 +114,7 @@ func (c *Controller) listCopies(ctx context.Context, d *dispatcher, dyn dynamic.
 		}
 		for i := range list.Items {
 			it := &list.Items[i]
+			occ.names[it.GetNamespace()+"/"+it.GetName()] = true
 			if k.isNamespace() && it.GetDeletionTimestamp() == nil {
 				d.setNamespace(it.GetName(), true)
 			}
@@ -131,6 +134,9 @@ func (c *Controller) listCopies(ctx context.Context, d *dispatcher, dyn dynamic.
 			orphans = append(orphans, orphan{key: key, copy: member.Observe(it)})
 		}
 		if opts.Continue = list.GetContinue(); opts.Continue == "" {
+			if !k.isNamespace() {
+				d.setOccupied(k.gk(), occ)
+			}
 			return present, orphans, nil
 		}
 	}
@@ -138,13 +144,13 @@ func (c *Controller) listCopies(ctx context.Context, d *dispatcher, dyn dynamic.
 
 // markMissing marks stale the copies in cluster that bindings of kind k record but the sweep did
 // not find, and queues their templates.
-func (c *Controller) markMissing(cluster string, k *kind, present map[Key]bool) {
+func (c *Controller) markMissing(cluster string, k *kind, present map[Key]bool, listedAt uint64) {
 	check := func(apiVersion, kind, namespace, name string, annotations map[string]string) {
 		if schema.FromAPIVersionAndKind(apiVersion, kind).GroupKind() != k.gk() {
 			return
 		}
 		key := Key{Kind: k.gk(), Namespace: namespace, Name: name}
-		if _, recorded := readRecord(annotations)[cluster]; recorded && !present[key] {
+		if _, recorded := readRecord(annotations)[cluster]; recorded && !present[key] && !c.tracker.recordedSince(key, cluster, listedAt) {
 			c.tracker.markStale(key, cluster)
 			c.queue.Add(key)
 		}

@@ -82,6 +82,8 @@ type slot struct {
 	// reported is the last failure reported as an event for deletes (applies are reported from
 	// the binding's status).
 	reported string
+	// seq is the tracker's seq when done was recorded.
+	seq uint64
 }
 
 // tracker is the in-memory table of slots, per template and cluster. It survives nothing: after a
@@ -89,6 +91,9 @@ type slot struct {
 type tracker struct {
 	mu sync.Mutex
 	m  map[Key]map[string]*slot
+	// seq counts the outcomes recorded (finish); a slot's seq is the count at its last one, so a
+	// sweep can tell an outcome newer than its listing (whose absence from the list says nothing).
+	seq uint64
 }
 
 func newTracker() *tracker { return &tracker{m: map[Key]map[string]*slot{}} }
@@ -159,6 +164,8 @@ func (t *tracker) finish(k Key, cluster string, w *work, o *outcome) bool {
 	s := t.slotLocked(k, cluster)
 	changed := s.done == nil || s.done.action != o.action || s.done.hash != o.hash || s.done.message() != o.message()
 	s.done = o
+	t.seq++
+	s.seq = t.seq
 	if o.ok() {
 		if s.want == w || s.want != nil && o.matches(s.want) {
 			s.want = nil // done: drop the object, the outcome is enough
@@ -209,7 +216,7 @@ func (t *tracker) setReported(k Key, cluster, msg string) bool {
 // observe records a sweep of cluster for kind gk: present holds the templates whose copies
 // were found. It returns the templates whose knowledge changed: a copy found that was not known,
 // or a copy known to be applied that is missing (its slot becomes stale and forgets the outcome).
-func (t *tracker) observe(cluster string, gk schema.GroupKind, present map[Key]bool) []Key {
+func (t *tracker) observe(cluster string, gk schema.GroupKind, present map[Key]bool, listedAt uint64) []Key {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var changed []Key
@@ -218,8 +225,8 @@ func (t *tracker) observe(cluster string, gk schema.GroupKind, present map[Key]b
 			continue
 		}
 		s := byCluster[cluster]
-		if s == nil || present[k] {
-			continue
+		if s == nil || present[k] || s.seq > listedAt {
+			continue // there, or written since the listing began: the list cannot say
 		}
 		if s.holds || s.done.ok() && s.done.action != actDelete && s.done.action != actRelease {
 			s.holds, s.stale, s.done = false, true, nil
@@ -228,6 +235,9 @@ func (t *tracker) observe(cluster string, gk schema.GroupKind, present map[Key]b
 	}
 	for k := range present {
 		s := t.slotLocked(k, cluster)
+		if s.seq > listedAt {
+			continue // removed (or written) since the listing began
+		}
 		if !s.holds {
 			s.holds = true
 			if s.done != nil && (s.done.action == actDelete || s.done.action == actRelease) {
@@ -237,6 +247,21 @@ func (t *tracker) observe(cluster string, gk schema.GroupKind, present map[Key]b
 		}
 	}
 	return changed
+}
+
+// now returns the tracker's seq: outcomes recorded later have a larger one.
+func (t *tracker) now() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.seq
+}
+
+// recordedSince reports whether an outcome for k in cluster was recorded after seq.
+func (t *tracker) recordedSince(k Key, cluster string, seq uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.m[k][cluster]
+	return s != nil && s.seq > seq
 }
 
 // markStale says the binding's record of k in cluster is not to be trusted.

@@ -55,7 +55,7 @@ func TestTracker(t *testing.T) {
 
 	// A sweep that does not find the copy makes it stale; one that finds it again after a delete
 	// forgets the delete.
-	if changed := tr.observe("m1", configMapsGK, map[Key]bool{}); len(changed) != 1 {
+	if changed := tr.observe("m1", configMapsGK, map[Key]bool{}, tr.now()); len(changed) != 1 {
 		t.Errorf("observe without the copy: changed %v", changed)
 	}
 	if s := tr.snapshot(k)["m1"]; !s.stale || s.done != nil || s.holds {
@@ -67,11 +67,28 @@ func TestTracker(t *testing.T) {
 	if tr.setWant(k, "m1", del) {
 		t.Error("done delete dispatched again")
 	}
-	if changed := tr.observe("m1", configMapsGK, map[Key]bool{k: true}); len(changed) != 1 {
+	if changed := tr.observe("m1", configMapsGK, map[Key]bool{k: true}, tr.now()); len(changed) != 1 {
 		t.Errorf("observe with the copy back: changed %v", changed)
 	}
 	if !tr.setWant(k, "m1", del) {
 		t.Error("a copy that came back after its delete must be deleted again")
+	}
+
+	// A listing that began before an outcome was recorded says nothing about that copy: the
+	// apply finished after the list was taken (the double apply of a template created during a
+	// warm restart), or the delete did.
+	listedAt := tr.now()
+	again := apply("h2", false)
+	tr.setWant(k, "m1", again)
+	tr.finish(k, "m1", again, &outcome{action: actApply, hash: "h2"})
+	if changed := tr.observe("m1", configMapsGK, map[Key]bool{}, listedAt); len(changed) != 0 {
+		t.Errorf("a list older than the apply made the copy stale: changed %v", changed)
+	}
+	if s := tr.snapshot(k)["m1"]; s.stale || !s.done.ok() {
+		t.Errorf("after an older list: %+v", s)
+	}
+	if !tr.recordedSince(k, "m1", listedAt) || tr.recordedSince(k, "m1", tr.now()) {
+		t.Error("recordedSince does not tell an outcome newer than the listing")
 	}
 
 	if keys := tr.forgetCluster("m1"); len(keys) != 1 {

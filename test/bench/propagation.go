@@ -70,6 +70,14 @@ func propagationBench(ctx context.Context, o options, out io.Writer) error {
 		host, member requestCounts
 		creates      int
 		stages       string
+		// cpuGateway and cpuLimit are the CPU time per create of every process of the
+		// environment (host, etcd, members, gateway), by process, for gateway creates (up to the
+		// binding recording every copy) and for limit-path creates.
+		cpuGateway, cpuLimit map[string]time.Duration
+	}
+	pids := map[string]int{}
+	for _, u := range env.Usage() {
+		pids[u.Name] = u.PID
 	}
 	var counts []counted
 	var earlier []string // the namespaces of the smaller N
@@ -140,6 +148,11 @@ func propagationBench(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 		own := requestCounts{}
+		// What the processes spend idle (leases, probes) is taken off what each phase spent.
+		idle0, idleStart := cpuTimes(pids), time.Now()
+		time.Sleep(3 * time.Second)
+		idle := perSecond(idle0, cpuTimes(pids), time.Since(idleStart))
+		cpu0, t0 := cpuTimes(pids), time.Now()
 		c.host, c.member, err = countRequests(ctx, direct.kube, kubes, func() error {
 			for i := 0; i < o.creates; i++ {
 				if _, err := timeCreate(ctx, gw.kube, namespace, fmt.Sprintf("count-%d", i)); err != nil {
@@ -157,6 +170,14 @@ func propagationBench(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 		c.host = c.host.sub(own) // the bench's own reads while it waited are not the gateway's
+		c.cpuGateway = perCreate(cpu0, cpuTimes(pids), idle, time.Since(t0), o.creates)
+		cpu0, t0 = cpuTimes(pids), time.Now()
+		for i := 0; i < o.creates; i++ {
+			if _, err := limit(fmt.Sprintf("count-%d", i)); err != nil {
+				return err
+			}
+		}
+		c.cpuLimit = perCreate(cpu0, cpuTimes(pids), idle, time.Since(t0), o.creates)
 		h1, err := histograms(ctx, gw.kube, hist)
 		if err != nil {
 			return err
@@ -197,11 +218,62 @@ func propagationBench(ctx context.Context, o options, out io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "\nCPU time per create of the environment's processes, their idle CPU taken off (2 cores: what bounds latency once they are busy); gateway creates up to the binding recording every copy\n")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "members\tlimit\tgateway path\tratio\tlimit: host+etcd\tmembers\tgateway path: host+etcd\tmembers\tgateway\t")
+	for _, c := range counts {
+		lh, lm, _ := splitCPU(c.cpuLimit)
+		gh, gm, gg := splitCPU(c.cpuGateway)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", c.n, lh+lm, gh+gm+gg, ratio(gh+gm+gg, lh+lm), lh, lm, gh, gm, gg)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\nmean time per gateway create in each write stage, and in the reconciler's queues (waiting; working), from the gateway's /metrics\n")
 	for _, c := range counts {
 		fmt.Fprintf(out, "N=%d: %s\n", c.n, c.stages)
 	}
-	return reconcileThroughput(ctx, env, gw, direct, o, out, joined)
+	var rns []int
+	for _, n := range []int{2, 10} {
+		if n <= joined {
+			rns = append(rns, n)
+		}
+	}
+	return reconcileBench(ctx, env, gw, direct, o, out, rns)
+}
+
+// perCreate is (after - before - idle CPU over wall) / n for every process.
+func perCreate(before, after map[string]time.Duration, idle map[string]float64, wall time.Duration, n int) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for p, t := range after {
+		busy := t - before[p] - time.Duration(idle[p]*float64(wall))
+		out[p] = max(busy, 0) / time.Duration(n)
+	}
+	return out
+}
+
+// perSecond is the CPU share (CPU seconds per second) of every process between before and after.
+func perSecond(before, after map[string]time.Duration, wall time.Duration) map[string]float64 {
+	out := map[string]float64{}
+	for p, t := range after {
+		out[p] = float64(t-before[p]) / float64(wall)
+	}
+	return out
+}
+
+// splitCPU sums CPU times into the host's (host apiserver and etcd), the members' and the gateway's.
+func splitCPU(cpu map[string]time.Duration) (host, members, gateway time.Duration) {
+	for p, t := range cpu {
+		switch {
+		case p == "gateway":
+			gateway += t
+		case strings.HasPrefix(p, "member"):
+			members += t
+		default:
+			host += t
+		}
+	}
+	return host.Round(100 * time.Microsecond), members.Round(100 * time.Microsecond), gateway.Round(100 * time.Microsecond)
 }
 
 // ensureNamespace creates ns unless it exists.
@@ -306,47 +378,6 @@ func waitFullyApplied(ctx context.Context, d dynamic.Interface, ns, name string,
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// reconcileThroughput stops the gateway, writes o.templates Deployments straight to the host, starts
-// the gateway and times until every member has all of them.
-func reconcileThroughput(ctx context.Context, env *localenv.Env, gw, direct *clients, o options, out io.Writer, members int) error {
-	const namespace = "bench-restart"
-	if err := setupNamespace(ctx, gw, namespace); err != nil {
-		return err
-	}
-	if err := env.StopGateway(ctx); err != nil {
-		return err
-	}
-	for i := 0; i < o.templates; i++ {
-		if _, err := direct.kube.AppsV1().Deployments(namespace).Create(ctx, newDeployment(fmt.Sprintf("t-%04d", i)), metav1.CreateOptions{}); err != nil {
-			return err
-		}
-	}
-	start := time.Now()
-	if err := env.StartGateway(ctx); err != nil {
-		return err
-	}
-	for _, m := range env.Members[:members] {
-		mc, err := clientsFor(m.Config)
-		if err != nil {
-			return err
-		}
-		for {
-			l, err := mc.kube.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
-			if err == nil && len(l.Items) >= o.templates {
-				break
-			}
-			if time.Since(start) > 10*time.Minute {
-				return fmt.Errorf("%s has %d of %d templates after 10m", m.Name, len(l.Items), o.templates)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	el := time.Since(start)
-	fmt.Fprintf(out, "\nreconcile after a gateway restart: %d templates to %d members in %s (gateway start included) = %.0f templates/s (%.0f member writes/s)\n",
-		o.templates, members, el.Round(time.Millisecond), float64(o.templates)/el.Seconds(), float64(o.templates*members)/el.Seconds())
-	return nil
 }
 
 type clients struct {
