@@ -58,8 +58,11 @@ func EnsureCA(ctx context.Context, host kubernetes.Interface) (*CA, error) {
 	return ca, nil
 }
 
-// EnsureNamespace creates a namespace if it does not exist.
+// EnsureNamespace creates a namespace if it does not exist (read first: a restart writes nothing).
 func EnsureNamespace(ctx context.Context, c kubernetes.Interface, name string) error {
+	if _, err := c.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{}); err == nil {
+		return nil
+	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	_, err := c.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: "fleetgate"})
 	if err != nil && !apierrors.IsAlreadyExists(err) {

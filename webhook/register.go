@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+	"github.com/fleetgate/fleetgate/apis/crds"
 	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
 )
 
@@ -54,20 +55,45 @@ func Register(ctx context.Context, host kubernetes.Interface, baseURL string, ca
 		Name: "validate.cluster.fleetgate.io", ClientConfig: cc(ValidatePath), Rules: clusterRules, FailurePolicy: &fail,
 		SideEffects: &none, TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
 	}}}
-	ar := host.AdmissionregistrationV1()
-	if err := upsert(func() error {
-		_, err := ar.MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{})
-		return err
-	}, func() error {
-		cur, err := ar.MutatingWebhookConfigurations().Get(ctx, ConfigurationName, metav1.GetOptions{})
+	// The hash of what is written is recorded on each configuration: a restart over the same
+	// configuration reads it and writes nothing.
+	for _, c := range []struct {
+		m   *metav1.ObjectMeta
+		obj any
+	}{{&mutating.ObjectMeta, mutating.Webhooks}, {&validating.ObjectMeta, validating.Webhooks}} {
+		sum, err := crds.ContentHash(c.obj)
 		if err != nil {
 			return err
 		}
-		mutating.ResourceVersion = cur.ResourceVersion
-		_, err = ar.MutatingWebhookConfigurations().Update(ctx, mutating, metav1.UpdateOptions{})
-		return err
-	}); err != nil {
-		return fmt.Errorf("register mutating webhook %s: %w", ConfigurationName, err)
+		c.m.Annotations = map[string]string{crds.AnnotationContentHash: sum}
+	}
+	ar := host.AdmissionregistrationV1()
+	if cur, err := ar.MutatingWebhookConfigurations().Get(ctx, ConfigurationName, metav1.GetOptions{}); err == nil &&
+		cur.Annotations[crds.AnnotationContentHash] == mutating.Annotations[crds.AnnotationContentHash] {
+		mutating = nil
+	}
+	if cur, err := ar.ValidatingWebhookConfigurations().Get(ctx, ConfigurationName, metav1.GetOptions{}); err == nil &&
+		cur.Annotations[crds.AnnotationContentHash] == validating.Annotations[crds.AnnotationContentHash] {
+		validating = nil
+	}
+	if mutating != nil {
+		if err := upsert(func() error {
+			_, err := ar.MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{})
+			return err
+		}, func() error {
+			cur, err := ar.MutatingWebhookConfigurations().Get(ctx, ConfigurationName, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			mutating.ResourceVersion = cur.ResourceVersion
+			_, err = ar.MutatingWebhookConfigurations().Update(ctx, mutating, metav1.UpdateOptions{})
+			return err
+		}); err != nil {
+			return fmt.Errorf("register mutating webhook %s: %w", ConfigurationName, err)
+		}
+	}
+	if validating == nil {
+		return nil
 	}
 	if err := upsert(func() error {
 		_, err := ar.ValidatingWebhookConfigurations().Create(ctx, validating, metav1.CreateOptions{})

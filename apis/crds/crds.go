@@ -2,7 +2,10 @@ package crds
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -124,6 +127,20 @@ func Install(ctx context.Context, cfg *rest.Config) error {
 	return InstallWithClient(ctx, client)
 }
 
+// AnnotationContentHash records, on an object the gateway installs at start (CRDs, webhook
+// configurations), the hash of the content it last wrote.
+const AnnotationContentHash = "fleetgate.io/content-hash"
+
+// ContentHash is the SHA-256 of obj's JSON, hex: what AnnotationContentHash records.
+func ContentHash(obj any) (string, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 // InstallWithClient is Install with a dynamic client the caller already has.
 func InstallWithClient(ctx context.Context, client dynamic.Interface) error {
 	if _, ok := ctx.Deadline(); !ok {
@@ -137,8 +154,22 @@ func InstallWithClient(ctx context.Context, client dynamic.Interface) error {
 	}
 	crds := client.Resource(crdResource)
 	for _, obj := range objs {
-		_, err := crds.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+		// The hash of what is applied is recorded on the CRD: a restart over the same CRDs reads
+		// them and writes nothing.
+		sum, err := ContentHash(obj)
 		if err != nil {
+			return err
+		}
+		if cur, err := crds.Get(ctx, obj.GetName(), metav1.GetOptions{}); err == nil && cur.GetAnnotations()[AnnotationContentHash] == sum {
+			continue
+		}
+		ann := obj.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[AnnotationContentHash] = sum
+		obj.SetAnnotations(ann)
+		if _, err := crds.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 			return fmt.Errorf("apply CRD %s: %w", obj.GetName(), err)
 		}
 	}

@@ -26,6 +26,7 @@ type fakeAPIServer struct {
 	mu      sync.Mutex
 	applied map[string]map[string]any
 	gets    map[string]int
+	applies int
 }
 
 const crdPath = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
@@ -53,6 +54,7 @@ func (f *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.t.Errorf("apply %s: body: %v", name, err)
 		}
 		f.applied[name] = obj
+		f.applies++
 		writeJSON(w, obj)
 	case http.MethodGet:
 		obj, ok := f.applied[name]
@@ -133,5 +135,42 @@ func TestInstall(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A restart over the CRDs it installed before writes nothing: each CRD carries the hash of what was
+// applied, and an equal one is only read. A changed CRD is applied again.
+func TestInstallAgainWritesNothing(t *testing.T) {
+	fake := &fakeAPIServer{t: t, reject: map[string]bool{}, applied: map[string]map[string]any{}, gets: map[string]int{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	if err := Install(t.Context(), &rest.Config{Host: srv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	first := fake.applies
+	fake.mu.Unlock()
+	if first != len(Names()) {
+		t.Fatalf("first install applied %d CRDs, want %d", first, len(Names()))
+	}
+	if err := Install(t.Context(), &rest.Config{Host: srv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	again := fake.applies - first
+	n := Names()[0]
+	meta := fake.applied[n]["metadata"].(map[string]any)
+	meta["annotations"].(map[string]any)[AnnotationContentHash] = "an older CRD"
+	fake.mu.Unlock()
+	if again != 0 {
+		t.Errorf("second install applied %d CRDs, want none", again)
+	}
+	if err := Install(t.Context(), &rest.Config{Host: srv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if changed := fake.applies - first; changed != 1 {
+		t.Errorf("install over one changed CRD applied %d, want 1", changed)
 	}
 }
