@@ -44,7 +44,8 @@ type occupancy struct {
 // way of a copy.
 const occupancyFor = time.Minute
 
-// setOccupied records what a sweep of gk listed.
+// setOccupied records what a sweep of gk listed, for occupancyFor: then it is dropped (every name
+// of every object of the kind in the member is not to be held longer than it is trusted).
 func (d *dispatcher) setOccupied(gk schema.GroupKind, o occupancy) {
 	d.occMu.Lock()
 	defer d.occMu.Unlock()
@@ -52,6 +53,13 @@ func (d *dispatcher) setOccupied(gk schema.GroupKind, o occupancy) {
 		d.occupied = map[schema.GroupKind]occupancy{}
 	}
 	d.occupied[gk] = o
+	time.AfterFunc(occupancyFor, func() {
+		d.occMu.Lock()
+		defer d.occMu.Unlock()
+		if cur, ok := d.occupied[gk]; ok && cur.listedAt.Equal(o.listedAt) {
+			delete(d.occupied, gk)
+		}
+	})
 }
 
 // knownAbsent reports whether the last sweep of gk, begun within occupancyFor before now, found no
