@@ -26,11 +26,11 @@ const reconcileWorkers = 8
 
 // reconcileRun is one N of the reconcile benchmark.
 type reconcileRun struct {
-	n                    int
-	cold, limit, warm    time.Duration
-	coldHost, coldMember requestCounts
-	warmHost, warmMember requestCounts
-	templates            int
+	n                          int
+	cold, limit, limitAA, warm time.Duration
+	coldHost, coldMember       requestCounts
+	warmHost, warmMember       requestCounts
+	templates                  int
 }
 
 // reconcileBench measures, for each N in ns (at most the joined members), the reconciler after a
@@ -52,11 +52,11 @@ func reconcileBench(ctx context.Context, env *localenv.Env, gw, direct *clients,
 	fmt.Fprintf(out, "\nreconcile after a gateway restart: %d Deployments written straight to the host; limit = the same copies applied straight to the members, %d at a time per member\n",
 		o.templates, reconcileWorkers)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "members\tcold (gateway start included)\ttemplates/s\tlimit\ttemplates/s\tgw/limit\twarm restart\t")
+	fmt.Fprintln(tw, "members\tcold (gateway start included)\ttemplates/s\tlimit\ttemplates/s\tgw/limit\tA/A\twarm restart\t")
 	for _, r := range runs {
 		c, l := float64(r.templates)/r.cold.Seconds(), float64(r.templates)/r.limit.Seconds()
-		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%.0f\t%.2f\t%s\t\n", r.n, r.cold.Round(time.Millisecond), c, r.limit.Round(time.Millisecond), l, c/l,
-			r.warm.Round(time.Millisecond))
+		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%.0f\t%.2f\t%.2f\t%s\t\n", r.n, r.cold.Round(time.Millisecond), c, r.limit.Round(time.Millisecond), l, c/l,
+			r.limit.Seconds()/r.limitAA.Seconds(), r.warm.Round(time.Millisecond))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -112,10 +112,12 @@ func reconcileOnce(ctx context.Context, env *localenv.Env, gw, direct *clients, 
 	if err := setupNamespaceOn(ctx, gw, namespace, placed); err != nil {
 		return r, err
 	}
-	limitNS := namespace + "-limit"
+	limitNS, limitAANS := namespace+"-limit", namespace+"-limit-aa"
 	for _, mc := range memberClients {
-		if err := ensureNamespace(ctx, mc.kube, limitNS); err != nil {
-			return r, err
+		for _, n := range []string{limitNS, limitAANS} {
+			if err := ensureNamespace(ctx, mc.kube, n); err != nil {
+				return r, err
+			}
 		}
 	}
 	if err := waitNamespaceOnMembers(ctx, memberClients, namespace); err != nil {
@@ -152,34 +154,42 @@ func reconcileOnce(ctx context.Context, env *localenv.Env, gw, direct *clients, 
 	}
 	r.coldHost = r.coldHost.sub(own)
 
-	// The limit path: the same copies, straight to the members.
+	// The limit path: the same copies, straight to the members, as many at a time.
 	l, err := direct.dyn.Resource(deploymentsGVR).Namespace(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return r, err
 	}
-	copies := make([]*unstructured.Unstructured, 0, len(l.Items))
-	for i := range l.Items {
-		cp := member.Copy(&l.Items[i])
-		cp.SetNamespace(limitNS)
-		copies = append(copies, cp)
-	}
-	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make([]error, len(memberClients))
-	for i, mc := range memberClients {
-		wg.Go(func() {
-			errs[i] = parallel(reconcileWorkers, len(copies), func(j int) error {
-				_, err := mc.dyn.Resource(deploymentsGVR).Namespace(limitNS).Apply(ctx, copies[j].GetName(), copies[j],
-					metav1.ApplyOptions{FieldManager: "fleetgate", Force: true})
-				return err
+	// Twice (into two namespaces): the second run's time against the first is
+	// the A/A spread.
+	for i, into := range []string{limitNS, limitAANS} {
+		copies := make([]*unstructured.Unstructured, 0, len(l.Items))
+		for j := range l.Items {
+			cp := member.Copy(&l.Items[j])
+			cp.SetNamespace(into)
+			copies = append(copies, cp)
+		}
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make([]error, len(memberClients))
+		for m, mc := range memberClients {
+			wg.Go(func() {
+				errs[m] = parallel(reconcileWorkers, len(copies), func(j int) error {
+					_, err := mc.dyn.Resource(deploymentsGVR).Namespace(into).Apply(ctx, copies[j].GetName(), copies[j],
+						metav1.ApplyOptions{FieldManager: "fleetgate", Force: true})
+					return err
+				})
 			})
-		})
-	}
-	wg.Wait()
-	r.limit = time.Since(start)
-	for _, err := range errs {
-		if err != nil {
-			return r, err
+		}
+		wg.Wait()
+		if i == 0 {
+			r.limit = time.Since(start)
+		} else {
+			r.limitAA = time.Since(start)
+		}
+		for _, err := range errs {
+			if err != nil {
+				return r, err
+			}
 		}
 	}
 
