@@ -33,7 +33,10 @@ type memberState struct {
 // whose copy is missing, does not count and its health is Unknown. A Ready target whose watch has
 // not synced yet is left out (the binding keeps what it said) and makes the states incomplete: the
 // watch's first list brings the template back.
-func (c *Controller) memberStates(ps *pass, targets []workv1alpha2.TargetCluster) (_ map[string]memberState, complete bool) {
+//
+// behind reports that a copy this process wrote has not come back through its member's watch yet:
+// the watch's event brings the template back, and the pass then sees the copy as it is.
+func (c *Controller) memberStates(ps *pass, targets []workv1alpha2.TargetCluster) (_ map[string]memberState, complete, behind bool) {
 	out := make(map[string]memberState, len(targets))
 	complete = true
 	for _, t := range targets {
@@ -54,6 +57,9 @@ func (c *Controller) memberStates(ps *pass, targets []workv1alpha2.TargetCluster
 			live = w.object()
 		}
 		if live == nil {
+			if sl := ps.slots[t.Name]; sl.done.ok() && sl.done.action == actApply && sl.done.written != "" {
+				behind = true
+			}
 			out[t.Name] = st
 			continue
 		}
@@ -67,12 +73,13 @@ func (c *Controller) memberStates(ps *pass, targets []workv1alpha2.TargetCluster
 		if sl := ps.slots[t.Name]; sl.done.ok() && sl.done.action == actApply {
 			written = sl.done.written
 		}
-		behind := written != "" && newer(written, live.GetResourceVersion())
-		st.observed = ps.results[t.Name].applied && !behind && generationObserved(live)
+		late := written != "" && newer(written, live.GetResourceVersion())
+		behind = behind || late
+		st.observed = ps.results[t.Name].applied && !late && generationObserved(live)
 		st.health = healthOf(live, st.observed)
 		out[t.Name] = st
 	}
-	return out, complete
+	return out, complete, behind
 }
 
 // generationObserved reports whether a copy's controller has seen its current spec: kinds without

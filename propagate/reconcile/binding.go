@@ -141,6 +141,8 @@ type desiredBinding struct {
 	// annotations maps each annotation the reconciler owns to its value ("" removes it).
 	annotations map[string]string
 	status      statusInput
+	// specOnly writes the spec and metadata only; the status waits for a later pass.
+	specOnly bool
 }
 
 // bindingSpec is the binding spec of obj: the template, the placement and the claiming policy's
@@ -236,6 +238,9 @@ func (c *Controller) writeBinding(ctx context.Context, k *kind, obj *unstructure
 			}
 			cur = updated
 		}
+	}
+	if d.specOnly {
+		return nil
 	}
 	in := d.status
 	in.generation = cur.Generation

@@ -234,7 +234,11 @@ func (c *Controller) propagate(ctx context.Context, key Key, k *kind, obj *unstr
 	}
 	overrides[AnnotationAppliedHashes] = encodeRecord(ps.next)
 	replicas, _, _ := placement.ReplicaRequirements(obj)
-	states, complete := c.memberStates(ps, targets)
+	// behind: a copy written just now has not come back through its member's watch. Its event
+	// brings the template back, and that pass writes the binding's status and the template's
+	// once, with the copy as the member holds it, instead of now and again then; the binding's
+	// spec and record are written now.
+	states, complete, behind := c.memberStates(ps, targets)
 	if err := c.writeBinding(ctx, k, obj, cur, desiredBinding{
 		spec:        bindingSpec(obj, ps.spec, targets, required, replicas, conflict),
 		annotations: overrides,
@@ -243,10 +247,11 @@ func (c *Controller) propagate(ctx context.Context, key Key, k *kind, obj *unstr
 			rescheduled: cur == nil || !slices.Equal(clusterNames(cur.Spec.Clusters), clusterNames(targets)),
 			now:         metav1.NewTime(c.opts.Clock.Now()),
 		},
+		specOnly: behind,
 	}); err != nil {
 		return err
 	}
-	if !complete {
+	if !complete || behind {
 		return nil // a member's watch has not listed yet: the aggregate would drop its share
 	}
 	return c.writeTemplateStatus(ctx, k, obj, states)
