@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -146,6 +147,14 @@ func (c *Controller) writeTemplateStatus(ctx context.Context, k *kind, obj *unst
 	if sameStatus(prev, want) {
 		return nil
 	}
+	key := KeyFor(k.gk(), obj)
+	sum, err := digest(want)
+	if err != nil {
+		return err
+	}
+	if c.statusWritten.same(key, obj.GetResourceVersion(), sum) {
+		return nil // written just now: the cached template has not caught up with it yet
+	}
 	patch := map[string]any{}
 	for f := range prev {
 		patch[f] = nil // what the aggregate no longer says goes
@@ -157,15 +166,55 @@ func (c *Controller) writeTemplateStatus(ctx context.Context, k *kind, obj *unst
 	if err != nil {
 		return err
 	}
-	_, err = c.resource(k, obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, body,
+	out, err := c.resource(k, obj.GetNamespace()).Patch(ctx, obj.GetName(), types.MergePatchType, body,
 		metav1.PatchOptions{FieldManager: names.FieldManager}, "status")
 	if apierrors.IsNotFound(err) {
 		return nil // gone, or the kind has no status subresource here
 	}
 	if err != nil {
-		return fmt.Errorf("write aggregated status of %s: %w", KeyFor(k.gk(), obj), err)
+		return fmt.Errorf("write aggregated status of %s: %w", key, err)
 	}
+	c.statusWritten.set(key, out.GetResourceVersion(), sum)
 	return nil
+}
+
+// writtenStatuses remembers, per template, the status the reconciler wrote last and the
+// resourceVersion that write left, while the template informer has not caught up with it: a pass
+// over the cached template (older) that wants the same status does not write it again.
+type writtenStatuses struct {
+	mu sync.Mutex
+	m  map[Key]writtenStatus
+}
+
+type writtenStatus struct {
+	resourceVersion string
+	digest          uint64
+}
+
+func (w *writtenStatuses) set(key Key, resourceVersion string, digest uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = map[Key]writtenStatus{}
+	}
+	w.m[key] = writtenStatus{resourceVersion: resourceVersion, digest: digest}
+}
+
+// same reports whether the status of digest was written at a resourceVersion newer than seen (the
+// version the pass read). Once the cache has caught up the entry is dropped: the stored status
+// then speaks for itself.
+func (w *writtenStatuses) same(key Key, seen string, digest uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e, ok := w.m[key]
+	if !ok {
+		return false
+	}
+	if !newer(e.resourceVersion, seen) {
+		delete(w.m, key)
+		return false
+	}
+	return e.digest == digest
 }
 
 // sameStatus reports whether the template's stored status already says what want says. Typed
@@ -226,4 +275,11 @@ func normalised(v any) any {
 	var out any
 	_ = json.Unmarshal(b, &out)
 	return out
+}
+
+// drop forgets key (its template is gone).
+func (w *writtenStatuses) drop(key Key) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.m, key)
 }

@@ -35,6 +35,8 @@ type Controller struct {
 	tracker     *tracker
 	waiters     *waiters
 	deps        *depIndex
+	// statusWritten is what writeTemplateStatus wrote last, while the informer lags behind it.
+	statusWritten writtenStatuses
 
 	queue        workqueue.TypedRateLimitingInterface[Key]
 	clusterQueue workqueue.TypedRateLimitingInterface[string]

@@ -47,6 +47,7 @@ func (c *Controller) release(ctx context.Context, key Key, k *kind, obj *unstruc
 		c.recorder.Event(obj, corev1.EventTypeNormal, ReasonReleased, p.Claim.Message)
 	}
 	c.tracker.forget(key)
+	c.statusWritten.drop(key)
 	return nil
 }
 
@@ -74,6 +75,7 @@ func (c *Controller) syncDeleting(ctx context.Context, key Key, k *kind, obj *un
 		}
 	}
 	c.tracker.forget(key)
+	c.statusWritten.drop(key)
 	c.forgetDependencies(key)
 	return nil
 }
@@ -97,6 +99,7 @@ func (c *Controller) syncGone(ctx context.Context, key Key, k *kind) error {
 		}
 	}
 	c.tracker.forget(key)
+	c.statusWritten.drop(key)
 	c.forgetDependencies(key)
 	return nil
 }

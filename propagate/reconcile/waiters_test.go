@@ -107,3 +107,29 @@ func TestNewer(t *testing.T) {
 		}
 	}
 }
+
+// A status the reconciler just wrote is not written again by a pass over the cached template that
+// has not caught up with that write; a different status is, and once the cache has caught up the
+// stored status speaks for itself.
+func TestWrittenStatusesSkipOnlyWhatWasJustWritten(t *testing.T) {
+	var w writtenStatuses
+	k := Key{Kind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, Namespace: "ns", Name: "web"}
+	w.set(k, "12", 7)
+	if !w.same(k, "11", 7) {
+		t.Error("the status written at 12 was written again from the cached template at 11")
+	}
+	if w.same(k, "11", 8) {
+		t.Error("another status was skipped")
+	}
+	if w.same(k, "12", 7) {
+		t.Error("skipped once the cache had caught up")
+	}
+	if w.same(k, "11", 7) {
+		t.Error("the entry was kept after the cache caught up")
+	}
+	w.set(k, "20", 1)
+	w.drop(k)
+	if w.same(k, "19", 1) {
+		t.Error("kept after drop")
+	}
+}
