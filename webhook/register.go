@@ -68,54 +68,42 @@ func Register(ctx context.Context, host kubernetes.Interface, baseURL string, ca
 		c.m.Annotations = map[string]string{crds.AnnotationContentHash: sum}
 	}
 	ar := host.AdmissionregistrationV1()
-	if cur, err := ar.MutatingWebhookConfigurations().Get(ctx, ConfigurationName, metav1.GetOptions{}); err == nil &&
-		cur.Annotations[crds.AnnotationContentHash] == mutating.Annotations[crds.AnnotationContentHash] {
-		mutating = nil
+	if err := ensureConfiguration(ctx, ar.MutatingWebhookConfigurations(), mutating); err != nil {
+		return fmt.Errorf("register mutating webhook %s: %w", ConfigurationName, err)
 	}
-	if cur, err := ar.ValidatingWebhookConfigurations().Get(ctx, ConfigurationName, metav1.GetOptions{}); err == nil &&
-		cur.Annotations[crds.AnnotationContentHash] == validating.Annotations[crds.AnnotationContentHash] {
-		validating = nil
-	}
-	if mutating != nil {
-		if err := upsert(func() error {
-			_, err := ar.MutatingWebhookConfigurations().Create(ctx, mutating, metav1.CreateOptions{})
-			return err
-		}, func() error {
-			cur, err := ar.MutatingWebhookConfigurations().Get(ctx, ConfigurationName, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			mutating.ResourceVersion = cur.ResourceVersion
-			_, err = ar.MutatingWebhookConfigurations().Update(ctx, mutating, metav1.UpdateOptions{})
-			return err
-		}); err != nil {
-			return fmt.Errorf("register mutating webhook %s: %w", ConfigurationName, err)
-		}
-	}
-	if validating == nil {
-		return nil
-	}
-	if err := upsert(func() error {
-		_, err := ar.ValidatingWebhookConfigurations().Create(ctx, validating, metav1.CreateOptions{})
-		return err
-	}, func() error {
-		cur, err := ar.ValidatingWebhookConfigurations().Get(ctx, ConfigurationName, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		validating.ResourceVersion = cur.ResourceVersion
-		_, err = ar.ValidatingWebhookConfigurations().Update(ctx, validating, metav1.UpdateOptions{})
-		return err
-	}); err != nil {
+	if err := ensureConfiguration(ctx, ar.ValidatingWebhookConfigurations(), validating); err != nil {
 		return fmt.Errorf("register validating webhook %s: %w", ConfigurationName, err)
 	}
 	return nil
 }
 
-// upsert creates, or updates what exists.
-func upsert(create, update func() error) error {
-	if err := create(); !apierrors.IsAlreadyExists(err) {
+// configurations is what ensureConfiguration needs of a typed webhook configuration client.
+type configurations[T metav1.Object] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+}
+
+// ensureConfiguration creates want, or updates the configuration of its name unless that already
+// carries want's content hash (then it writes nothing).
+func ensureConfiguration[T metav1.Object](ctx context.Context, c configurations[T], want T) error {
+	cur, err := c.Get(ctx, want.GetName(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		if _, err = c.Create(ctx, want, metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		// Created meanwhile by another gateway: update it as if it had been there.
+		if cur, err = c.Get(ctx, want.GetName(), metav1.GetOptions{}); err != nil {
+			return err
+		}
+	case err != nil:
 		return err
 	}
-	return update()
+	if cur.GetAnnotations()[crds.AnnotationContentHash] == want.GetAnnotations()[crds.AnnotationContentHash] {
+		return nil
+	}
+	want.SetResourceVersion(cur.GetResourceVersion())
+	_, err = c.Update(ctx, want, metav1.UpdateOptions{})
+	return err
 }

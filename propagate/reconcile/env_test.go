@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -428,6 +429,21 @@ func (e *testEnv) fullyApplied(t *testing.T, ns, name string, clusters ...string
 		return fmt.Errorf("binding %s/%s clusters %v, want %v", ns, name, got, clusters)
 	}
 	return nil
+}
+
+// reportsUnmanaged is nil once binding ns/name reports that cluster holds an object of that name
+// that fleetgate does not manage (a conflict under Abort).
+func (e *testEnv) reportsUnmanaged(t *testing.T, ns, name, cluster string) error {
+	b, err := e.binding(t, ns, name)
+	if err != nil {
+		return err
+	}
+	for _, it := range b.Status.AggregatedStatus {
+		if it.ClusterName == cluster && !it.Applied && strings.Contains(it.AppliedMessage, "not managed by fleetgate") {
+			return nil
+		}
+	}
+	return fmt.Errorf("binding %s/%s does not report the conflict in %s: %+v", ns, name, cluster, b.Status.AggregatedStatus)
 }
 
 // events returns "<type> <reason> <message>" of the events on a ConfigMap (or other object) name.

@@ -148,16 +148,7 @@ func TestConflictResolution(t *testing.T) {
 		if err := e.hasCopy("member2", configMaps, ns, "taken", "k", "ours"); err != nil {
 			return err
 		}
-		b, err := e.binding(t, ns, "taken-configmap")
-		if err != nil {
-			return err
-		}
-		for _, it := range b.Status.AggregatedStatus {
-			if it.ClusterName == "member1" && !it.Applied && strings.Contains(it.AppliedMessage, "not managed by fleetgate") {
-				return nil
-			}
-		}
-		return fmt.Errorf("binding does not report the conflict in member1: %+v", b.Status.AggregatedStatus)
+		return e.reportsUnmanaged(t, ns, "taken-configmap", "member1")
 	})
 	u, err := e.memberObject("member1", configMaps, ns, "taken")
 	if err != nil || u == nil {
@@ -219,18 +210,7 @@ func TestColdCopyAfterASweepIsOneRequest(t *testing.T) {
 	e.createConfigMap(t, ns, "taken", map[string]string{"k": "ours"})
 	e.createConfigMap(t, ns, "fresh", map[string]string{"k": "ours"})
 	eventually(t, waitLong, func() error { return e.fullyApplied(t, ns, "fresh-configmap", "member1") })
-	eventually(t, waitLong, func() error {
-		b, err := e.binding(t, ns, "taken-configmap")
-		if err != nil {
-			return err
-		}
-		for _, it := range b.Status.AggregatedStatus {
-			if it.ClusterName == "member1" && !it.Applied && strings.Contains(it.AppliedMessage, "not managed by fleetgate") {
-				return nil
-			}
-		}
-		return fmt.Errorf("binding does not report the conflict in member1: %+v", b.Status.AggregatedStatus)
-	})
+	eventually(t, waitLong, func() error { return e.reportsUnmanaged(t, ns, "taken-configmap", "member1") })
 	u, err := e.memberObject("member1", configMaps, ns, "taken")
 	if err != nil || u == nil {
 		t.Fatalf("member1 object: %v %v", u, err)

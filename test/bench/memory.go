@@ -130,7 +130,7 @@ func memoryBench(ctx context.Context, o options, out io.Writer) error {
 	for i, m := range env.Members {
 		names[i] = m.Name
 	}
-	if err := memPolicy(ctx, gw, names[:counts[0]]); err != nil {
+	if err := setupNamespace(ctx, gw, memNamespace, names[:counts[0]]); err != nil {
 		return err
 	}
 	t0 := time.Now()
@@ -278,24 +278,6 @@ func (m *memReader) read(ctx context.Context) (memReading, error) {
 		return r, fmt.Errorf("gateway (pid %d): no VmRSS", m.pid)
 	}
 	return r, nil
-}
-
-// memPolicy creates namespace memNamespace (through the gateway: it goes to every member) and its
-// PropagationPolicy "all", sending every Deployment there to the named clusters.
-func memPolicy(ctx context.Context, gw *clients, clusters []string) error {
-	if err := ensureNamespace(ctx, gw.kube, memNamespace); err != nil {
-		return err
-	}
-	pp := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
-		"metadata": map[string]any{"name": "all", "namespace": memNamespace},
-		"spec": map[string]any{
-			"resourceSelectors": []any{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment"}},
-			"placement":         map[string]any{"clusterAffinity": map[string]any{"clusterNames": toAny(clusters)}},
-		},
-	}}
-	_, err := gw.dyn.Resource(propagationPoliciesGVR).Namespace(memNamespace).Create(ctx, pp, metav1.CreateOptions{})
-	return err
 }
 
 // widenPolicy sets the policy's clusterNames to clusters.

@@ -26,7 +26,7 @@ func overridesBench(ctx context.Context, o options, out io.Writer) error {
 	}
 	defer stop()
 	for _, ns := range []string{"bench-none", "bench-ops"} {
-		if err := setupNamespace(ctx, gw, ns); err != nil {
+		if err := setupNamespace(ctx, gw, ns, nil); err != nil {
 			return err
 		}
 	}

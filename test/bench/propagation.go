@@ -93,7 +93,10 @@ func propagationBench(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 		namespace := fmt.Sprintf("bench-n%d", n)
-		if err := setupNamespace(ctx, gw, namespace); err != nil {
+		if err := setupNamespace(ctx, gw, namespace, nil); err != nil {
+			return err
+		}
+		if err := ensureNamespace(ctx, gw.kube, namespace+"-direct"); err != nil {
 			return err
 		}
 		limitNS := namespace + "-limit"
@@ -424,25 +427,26 @@ func waitReady(ctx context.Context, d dynamic.Interface, n int) error {
 	return fmt.Errorf("fewer than %d clusters Ready", n)
 }
 
-// setupNamespace creates ns (and ns-direct for the direct path) and a PropagationPolicy sending every
-// Deployment in ns to every cluster.
-func setupNamespace(ctx context.Context, gw *clients, ns string) error {
-	for _, n := range []string{ns, ns + "-direct"} {
-		if _, err := gw.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
-			return err
-		}
+// setupNamespace creates ns through the gateway (so it goes to every member) and a PropagationPolicy
+// "all" sending every Deployment in ns to clusters (nil: every cluster).
+func setupNamespace(ctx context.Context, gw *clients, ns string, clusters []string) error {
+	if err := ensureNamespace(ctx, gw.kube, ns); err != nil {
+		return err
+	}
+	affinity := map[string]any{}
+	if clusters != nil {
+		affinity["clusterNames"] = toAny(clusters)
 	}
 	pp := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
 		"metadata": map[string]any{"name": "all", "namespace": ns},
 		"spec": map[string]any{
 			"resourceSelectors": []any{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment"}},
-			"placement":         map[string]any{"clusterAffinity": map[string]any{}},
+			"placement":         map[string]any{"clusterAffinity": affinity},
 		},
 	}}
-	_, err := gw.dyn.Resource(schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "propagationpolicies"}).
-		Namespace(ns).Create(ctx, pp, metav1.CreateOptions{})
 	// Written through the gateway, the policy is in its cache at once (read your writes).
+	_, err := gw.dyn.Resource(propagationPoliciesGVR).Namespace(ns).Create(ctx, pp, metav1.CreateOptions{})
 	return err
 }
 

@@ -13,7 +13,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/fleetgate/fleetgate/localenv"
@@ -109,7 +108,7 @@ func reconcileOnce(ctx context.Context, env *localenv.Env, gw, direct *clients, 
 		memberClients = append(memberClients, mc)
 		memberKubes = append(memberKubes, mc.kube)
 	}
-	if err := setupNamespaceOn(ctx, gw, namespace, placed); err != nil {
+	if err := setupNamespace(ctx, gw, namespace, placed); err != nil {
 		return r, err
 	}
 	limitNS, limitAANS := namespace+"-limit", namespace+"-limit-aa"
@@ -349,29 +348,6 @@ func sumMetric(f *dto.MetricFamily) float64 {
 		t += m.GetGauge().GetValue()
 	}
 	return t
-}
-
-// setupNamespaceOn creates ns through the gateway and a PropagationPolicy sending every Deployment
-// in it to clusters.
-func setupNamespaceOn(ctx context.Context, gw *clients, ns string, clusters []string) error {
-	if err := ensureNamespace(ctx, gw.kube, ns); err != nil {
-		return err
-	}
-	names := make([]any, len(clusters))
-	for i, c := range clusters {
-		names[i] = c
-	}
-	pp := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
-		"metadata": map[string]any{"name": "placed", "namespace": ns},
-		"spec": map[string]any{
-			"resourceSelectors": []any{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment"}},
-			"placement":         map[string]any{"clusterAffinity": map[string]any{"clusterNames": names}},
-		},
-	}}
-	_, err := gw.dyn.Resource(schema.GroupVersionResource{Group: "policy.karmada.io", Version: "v1alpha1", Resource: "propagationpolicies"}).
-		Namespace(ns).Create(ctx, pp, metav1.CreateOptions{})
-	return err
 }
 
 func orNone(s string) string {

@@ -22,7 +22,7 @@ func statusBench(ctx context.Context, o options, out io.Writer) error {
 	}
 	defer stop()
 	const ns, n = "bench-status", 20
-	if err := setupNamespace(ctx, gw, ns); err != nil {
+	if err := setupNamespace(ctx, gw, ns, nil); err != nil {
 		return err
 	}
 	members := make([]kubernetes.Interface, 0, 2)
