@@ -59,7 +59,7 @@ func (c *Controller) ensureCopyWatch(d *dispatcher) {
 			continue
 		}
 		inf := w.factory.ForResource(k.gvr).Informer()
-		_ = inf.SetTransform(compactCopy)
+		_ = inf.SetTransform((&copyCodec{}).transform)
 		_, _ = inf.AddEventHandler(c.copyHandler(d, k))
 		w.informers[k.gk()] = inf
 		started = true

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	toolscache "k8s.io/client-go/tools/cache"
 
@@ -101,21 +100,9 @@ func (c *Controller) templateHandler(k *kind) toolscache.ResourceEventHandler {
 }
 
 func templateChanged(old, cur any) bool {
-	o, ok1 := old.(*unstructured.Unstructured)
-	n, ok2 := cur.(*unstructured.Unstructured)
-	if !ok1 || !ok2 {
-		return true
-	}
-	if o.GetResourceVersion() == n.GetResourceVersion() {
-		return false // a resync
-	}
-	if o.GetGeneration() == 0 || o.GetGeneration() != n.GetGeneration() {
-		return true
-	}
-	return !equality.Semantic.DeepEqual(o.GetLabels(), n.GetLabels()) ||
-		!equality.Semantic.DeepEqual(o.GetAnnotations(), n.GetAnnotations()) ||
-		!equality.Semantic.DeepEqual(o.GetFinalizers(), n.GetFinalizers()) ||
-		(o.GetDeletionTimestamp() == nil) != (n.GetDeletionTimestamp() == nil)
+	o, ok1 := old.(*cachedTemplate)
+	n, ok2 := cur.(*cachedTemplate)
+	return !ok1 || !ok2 || changedTemplate(o, n)
 }
 
 // policyHandler queues, for a propagation policy's event, the templates it selects or selected

@@ -36,8 +36,22 @@ func (k *kind) get(key Key) (*unstructured.Unstructured, bool) {
 	if err != nil || !ok {
 		return nil, false
 	}
-	u, ok := o.(*unstructured.Unstructured)
-	return u, ok
+	t, ok := o.(*cachedTemplate)
+	if !ok {
+		return nil, false
+	}
+	u := t.object()
+	return u, u != nil
+}
+
+// has reports whether the informer holds the template of key (without decoding it).
+func (k *kind) has(key Key) bool {
+	s := key.Name
+	if key.Namespace != "" {
+		s = key.Namespace + "/" + key.Name
+	}
+	_, ok, err := k.informer.GetStore().GetByKey(s)
+	return err == nil && ok
 }
 
 func (k *kind) isNamespace() bool { return k.gvk.GroupKind() == namespacesGK }
@@ -100,12 +114,8 @@ func claimIndexValue(r claim.Ref) string {
 }
 
 func claimIndexFunc(obj any) ([]string, error) {
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return nil, nil
-	}
-	if r := claim.Of(m); !r.IsZero() {
-		return []string{claimIndexValue(r)}, nil
+	if t, ok := obj.(*cachedTemplate); ok && t.claim != "" {
+		return []string{t.claim}, nil
 	}
 	return nil, nil
 }
@@ -257,7 +267,7 @@ func (c *Controller) watchKind(ctx context.Context, gk schema.GroupKind, wait bo
 		return nil
 	}
 	inf := c.kinds.factory.ForResource(m.Resource).Informer()
-	_ = inf.SetTransform(stripManagedFields)
+	_ = inf.SetTransform((&copyCodec{}).templateTransform)
 	if err := inf.AddIndexers(toolscache.Indexers{claimIndex: claimIndexFunc}); err != nil {
 		c.kinds.mu.Unlock()
 		return fmt.Errorf("index %s: %w", m.Resource, err)
@@ -341,12 +351,4 @@ func (c *Controller) reportUnserved(ctx context.Context, gk schema.GroupKind, er
 			c.recorder.Event(cpp, corev1.EventTypeWarning, ReasonKindNotServed, msg)
 		}
 	}
-}
-
-// stripManagedFields drops managedFields from cached templates: they are large and never read.
-func stripManagedFields(obj any) (any, error) {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		u.SetManagedFields(nil)
-	}
-	return obj, nil
 }

@@ -127,7 +127,7 @@ func (c *Controller) listCopies(ctx context.Context, d *dispatcher, dyn dynamic.
 				continue // not a copy of a template of this kind (or of a kind nobody watches)
 			}
 			key := Key{Kind: k.gk(), Namespace: ns, Name: name}
-			if _, exists := k.get(key); exists {
+			if k.has(key) {
 				present[key] = true
 				continue
 			}

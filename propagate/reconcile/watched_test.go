@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -10,9 +11,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	fcache "k8s.io/client-go/tools/cache/testing"
 
+	policyv1alpha1 "github.com/fleetgate/fleetgate/apis/policy/v1alpha1"
+	"github.com/fleetgate/fleetgate/propagate/claim"
 	"github.com/fleetgate/fleetgate/propagate/member"
 )
 
@@ -32,7 +36,7 @@ func decoded(t *testing.T, js string) *unstructured.Unstructured {
 
 func mustCompact(t *testing.T, u *unstructured.Unstructured) *watched {
 	t.Helper()
-	w, err := compact(u.DeepCopy())
+	w, err := (&copyCodec{}).compact(u.DeepCopy())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,15 +66,67 @@ func TestCompactCopyKeepsTheObject(t *testing.T) {
 	if key, err := toolscache.MetaNamespaceKeyFunc(w); err != nil || key != "x/web" {
 		t.Errorf("store key %q, %v; want x/web", key, err)
 	}
-	if again, err := compactCopy(w); err != nil || again != any(w) {
-		t.Errorf("compactCopy of a compact copy = %v, %v; want it unchanged", again, err)
+	if again, err := w.codec.transform(w); err != nil || again != any(w) {
+		t.Errorf("the transform of a compact copy = %v, %v; want it unchanged", again, err)
 	}
 }
 
-// copyChanged decides as templateChanged || statusChanged did on the unstructured copies.
+// The copies of one informer share its first copy as their dictionary: the next copies of the kind
+// take a fraction of their JSON, and each decodes to itself, the first included.
+func TestCopiesCompressAgainstTheFirst(t *testing.T) {
+	cc := &copyCodec{}
+	base := decoded(t, watchedDeployment)
+	var copies []*watched
+	var want []*unstructured.Unstructured
+	for i := range 50 {
+		u := base.DeepCopy()
+		name := fmt.Sprintf("web-%05d", i)
+		u.SetName(name)
+		u.SetUID(types.UID(fmt.Sprintf("41a94770-07a2-4d6d-8491-%012d", i)))
+		u.SetResourceVersion(fmt.Sprint(443 + i))
+		u.SetLabels(map[string]string{"app": name, member.LabelManaged: "true"})
+		_ = unstructured.SetNestedField(u.Object, int64(i), "spec", "replicas")
+		w, err := cc.compact(u.DeepCopy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.SetManagedFields(nil)
+		copies, want = append(copies, w), append(want, u)
+	}
+	kept := 0
+	for i, w := range copies {
+		kept += len(w.raw)
+		if got := w.object(); got == nil || !reflect.DeepEqual(got.Object, want[i].Object) {
+			t.Fatalf("copy %d decodes to\n%v\nwant\n%v", i, got, want[i].Object)
+		}
+		if i > 0 && len(w.raw)*4 > w.size {
+			t.Errorf("copy %d keeps %d bytes of its %d bytes of JSON, want under a quarter", i, len(w.raw), w.size)
+		}
+	}
+	t.Logf("%d copies of %d bytes of JSON keep %d bytes each on average", len(copies), copies[1].size, kept/len(copies))
+}
+
+// unstructuredChanged is the rule the template handler applied to unstructured templates before
+// the cache kept them packed: a new resourceVersion with a new generation (or none), labels,
+// annotations, finalizers or deletion.
+func unstructuredChanged(o, n *unstructured.Unstructured) bool {
+	if o.GetResourceVersion() == n.GetResourceVersion() {
+		return false
+	}
+	if o.GetGeneration() == 0 || o.GetGeneration() != n.GetGeneration() {
+		return true
+	}
+	return !equality.Semantic.DeepEqual(o.GetLabels(), n.GetLabels()) ||
+		!equality.Semantic.DeepEqual(o.GetAnnotations(), n.GetAnnotations()) ||
+		!equality.Semantic.DeepEqual(o.GetFinalizers(), n.GetFinalizers()) ||
+		(o.GetDeletionTimestamp() == nil) != (n.GetDeletionTimestamp() == nil)
+}
+
+// copyChanged decides as the unstructured rule plus a status change did on the unstructured
+// copies, and templateChanged as the unstructured rule did on the templates.
 func TestCopyChangedAsBefore(t *testing.T) {
 	before := func(old, cur *unstructured.Unstructured) bool {
-		return templateChanged(old, cur) || !equality.Semantic.DeepEqual(old.Object["status"], cur.Object["status"])
+		return unstructuredChanged(old, cur) || !equality.Semantic.DeepEqual(old.Object["status"], cur.Object["status"])
 	}
 	base := decoded(t, watchedDeployment)
 	edits := map[string]func(u *unstructured.Unstructured){
@@ -115,6 +171,18 @@ func TestCopyChangedAsBefore(t *testing.T) {
 			if got := copyChanged(mustCompact(t, base), mustCompact(t, cur)); got != want {
 				t.Errorf("copyChanged = %v, the unstructured rule said %v", got, want)
 			}
+			cc := &copyCodec{}
+			ot, err := cc.templateTransform(base.DeepCopy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			nt, err := cc.templateTransform(cur.DeepCopy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := templateChanged(ot, nt), unstructuredChanged(old, curKept); got != want {
+				t.Errorf("templateChanged = %v, the unstructured rule said %v", got, want)
+			}
 		})
 	}
 }
@@ -124,7 +192,7 @@ func TestCopyChangedAsBefore(t *testing.T) {
 func TestCopyInformerKeepsCompactCopies(t *testing.T) {
 	src := fcache.NewFakeControllerSource()
 	inf := toolscache.NewSharedIndexInformer(src, &unstructured.Unstructured{}, 0, toolscache.Indexers{})
-	if err := inf.SetTransform(compactCopy); err != nil {
+	if err := inf.SetTransform((&copyCodec{}).transform); err != nil {
 		t.Fatal(err)
 	}
 	type event struct {
@@ -186,5 +254,37 @@ func TestCopyInformerKeepsCompactCopies(t *testing.T) {
 	src.Delete(mod.DeepCopy())
 	if deleted := next("delete"); deleted.cur.Name != "web" {
 		t.Errorf("deleted %+v", deleted.cur.ObjectMeta)
+	}
+}
+
+// The template cache keeps a template packed, with its claim for the claim index; the kind's get
+// decodes it to the object the watch delivered (managedFields dropped).
+func TestCachedTemplate(t *testing.T) {
+	u := decoded(t, watchedDeployment)
+	u.SetAnnotations(map[string]string{policyv1alpha1.PropagationPolicyNamespaceAnnotation: "x", policyv1alpha1.PropagationPolicyNameAnnotation: "web-policy"})
+	obj, err := (&copyCodec{}).templateTransform(u.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, ok := obj.(*cachedTemplate)
+	if !ok {
+		t.Fatalf("transform made %T, want *cachedTemplate", obj)
+	}
+	idx, _ := claimIndexFunc(ct)
+	if want := claimIndexValue(claim.Of(u)); len(idx) != 1 || idx[0] != want {
+		t.Errorf("claim index %v, want [%s]", idx, want)
+	}
+	want := u.DeepCopy()
+	want.SetManagedFields(nil)
+	if got := ct.object(); got == nil || !reflect.DeepEqual(got.Object, want.Object) {
+		t.Errorf("decoded template differs:\n got %v\nwant %v", got, want.Object)
+	}
+	if key, err := toolscache.MetaNamespaceKeyFunc(ct); err != nil || key != "x/web" {
+		t.Errorf("store key %q, %v; want x/web", key, err)
+	}
+	u.SetAnnotations(nil)
+	unclaimed, _ := (&copyCodec{}).templateTransform(u)
+	if idx, _ := claimIndexFunc(unclaimed); len(idx) != 0 {
+		t.Errorf("claim index of an unclaimed template %v, want none", idx)
 	}
 }
