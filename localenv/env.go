@@ -44,6 +44,9 @@ type Env struct {
 	gatewayPort int
 	gateway     *process // the latest run
 	gatewayHTTP *http.Client
+	// replicas are the further gateway replicas (StartGatewayReplica), by index ≥ 1, and their ports.
+	replicas     map[int]*process
+	replicaPorts map[int]int
 	certManager *process // with Options.CertManager
 
 	stopOnce sync.Once
@@ -268,6 +271,9 @@ func (e *Env) processes() []*process {
 	e.mu.Lock()
 	if e.gateway != nil {
 		ps = append(ps, e.gateway)
+	}
+	for _, p := range e.replicas {
+		ps = append(ps, p)
 	}
 	if e.certManager != nil {
 		ps = append(ps, e.certManager)

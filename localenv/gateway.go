@@ -122,3 +122,86 @@ func (e *Env) stopGateway(ctx context.Context, grace time.Duration) error {
 	p.stop(ctx, grace)
 	return nil
 }
+
+// StartGatewayReplica starts replica i (i ≥ 1) of the gateway: another `fleetgate serve` against the
+// same host, with the flags StartGateway uses, on a port of its own (the same for every start of
+// i), and waits until its /readyz answers. It returns the replica's URL. StartGateway must have
+// run once (it sets up the gateway CA and kubeconfig the replicas share).
+func (e *Env) StartGatewayReplica(ctx context.Context, i int, extraArgs ...string) (string, error) {
+	if i < 1 {
+		return "", fmt.Errorf("start gateway replica %d: replicas are numbered from 1 (0 is StartGateway's)", i)
+	}
+	e.mu.Lock()
+	if e.gatewayHTTP == nil {
+		e.mu.Unlock()
+		return "", fmt.Errorf("start gateway replica %d: start the gateway first", i)
+	}
+	if p := e.replicas[i]; p != nil && p.running() {
+		e.mu.Unlock()
+		return "", fmt.Errorf("start gateway replica %d: already running as pid %d", i, p.pid())
+	}
+	port, ok := e.replicaPorts[i]
+	if !ok {
+		ports, err := freePorts(1)
+		if err != nil {
+			e.mu.Unlock()
+			return "", err
+		}
+		port = ports[0]
+		if e.replicaPorts == nil {
+			e.replicas, e.replicaPorts = map[int]*process{}, map[int]int{}
+		}
+		e.replicaPorts[i] = port
+	}
+	p := &process{
+		name:    fmt.Sprintf("gateway-%d", i),
+		path:    filepath.Join(e.BinDir, binFleetgate),
+		args:    gatewayArgs(e.Host.layout, port, append(slices.Clone(e.opts.GatewayArgs), extraArgs...)...),
+		logPath: filepath.Join(e.Dir, "logs", fmt.Sprintf("gateway-%d.log", i)),
+	}
+	e.replicas[i] = p
+	httpClient := e.gatewayHTTP
+	e.mu.Unlock()
+	if err := p.start(); err != nil {
+		return "", err
+	}
+	url := "https://" + hostPort(port)
+	if err := waitFor(ctx, p.name+" /readyz", gatewayTimeout, []*process{p}, func(ctx context.Context) error {
+		return checkReadyz(ctx, httpClient, url)
+	}); err != nil {
+		return "", err
+	}
+	e.printf("%s ready at %s", p.name, url)
+	return url, nil
+}
+
+// GatewayReplica returns replica i's process ID and URL (i = 0: the gateway StartGateway started);
+// pid 0 when it is not running.
+func (e *Env) GatewayReplica(i int) (pid int, url string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, port := e.gateway, e.gatewayPort
+	if i > 0 {
+		p, port = e.replicas[i], e.replicaPorts[i]
+	}
+	if p != nil && p.running() {
+		pid = p.pid()
+	}
+	return pid, "https://" + hostPort(port)
+}
+
+// KillGatewayReplica sends SIGKILL to replica i (0: the gateway StartGateway started) and waits
+// until it is gone.
+func (e *Env) KillGatewayReplica(i int) error {
+	if i == 0 {
+		return e.KillGateway()
+	}
+	e.mu.Lock()
+	p := e.replicas[i]
+	e.mu.Unlock()
+	if p == nil || !p.running() {
+		return fmt.Errorf("kill gateway replica %d: not running", i)
+	}
+	p.stop(context.Background(), 0)
+	return nil
+}

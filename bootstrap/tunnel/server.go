@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rancher/remotedialer"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 )
@@ -43,6 +44,9 @@ type ServerOptions struct {
 	// Clock tells the time certificates are checked against and ends sessions when their
 	// certificate expires. Default: the real clock.
 	Clock clock.WithDelayedExecution
+	// Changed, when set, is told of a cluster whose agent connected (once Connected reports it)
+	// or whose session ended (once Connected no longer counts it), from its own goroutine.
+	Changed func(cluster string)
 }
 
 // Server is the gateway's end of the tunnels: an http.Handler agents connect to, and a dialer
@@ -103,8 +107,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Header.Del(remotedialer.ID)
 	r.Header.Del(remotedialer.Token)
 	logger.V(2).Info("Tunnel connected", "cluster", cluster)
+	served := make(chan struct{})
+	if s.opts.Changed != nil {
+		go func() {
+			// remotedialer registers the session once it has upgraded the connection.
+			_ = wait.PollUntilContextCancel(r.Context(), 10*time.Millisecond, true, func(context.Context) (bool, error) {
+				select {
+				case <-served:
+					return false, errors.New("ended")
+				default:
+				}
+				return s.sessions.HasSession(cluster), nil
+			})
+			s.opts.Changed(cluster)
+		}()
+	}
 	s.sessions.ServeHTTP(hijackWriter{ResponseWriter: w, conn: conn}, r)
+	close(served)
 	logger.V(2).Info("Tunnel disconnected", "cluster", cluster)
+	if s.opts.Changed != nil {
+		s.opts.Changed(cluster)
+	}
 }
 
 // errNotAllowed marks Authenticate's refusals by the Allower (a valid certificate of a cluster

@@ -102,7 +102,8 @@ var crdsGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version
 func (c *Controller) Enqueue(key Key) { c.queue.Add(key) }
 
 // HasSynced reports whether Run has filled its caches, started the informers of every kind named
-// when it started, and started its workers.
+// when it started, and started its workers (with Options.Leading: before it leads, once the
+// caches are filled).
 func (c *Controller) HasSynced() bool { return c.synced.Load() }
 
 // Run reconciles until ctx is done, then waits for its workers to stop. A Controller runs once.
@@ -131,6 +132,15 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	if ctx.Err() != nil {
 		return nil
+	}
+	if c.opts.Leading != nil {
+		c.synced.Store(true)
+		logger.Info("Caches synced; waiting to lead", "kinds", len(c.kinds.all()))
+		select {
+		case <-c.opts.Leading:
+		case <-ctx.Done():
+			return nil
+		}
 	}
 	c.mu.Lock()
 	c.runCtx = ctx

@@ -69,6 +69,12 @@ type Options struct {
 	// QueueMetrics receives the work queues' metrics (depth, adds, retries, …) under the names
 	// "templates", "template-kinds", "member-clusters" and "member-<cluster>" (default: none).
 	QueueMetrics workqueue.MetricsProvider
+	// Leading, when set, holds back everything that writes (the template and cluster workers, the
+	// members' dispatchers and sweeps, the periodic resync) until it is closed: this replica was
+	// elected to lead (ha.Elector). The caches fill and HasSynced turns true before, so that a
+	// replica that is not leading serves reads and hands its writes over (Handoff on the leader)
+	// with warm caches, and takes over at once when elected. Nil: lead at once.
+	Leading <-chan struct{}
 }
 
 // Defaults.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/wait"
 	toolscache "k8s.io/client-go/tools/cache"
 
@@ -43,6 +44,7 @@ import (
 	"github.com/fleetgate/fleetgate/bootstrap/token"
 	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 	"github.com/fleetgate/fleetgate/certs"
+	"github.com/fleetgate/fleetgate/ha"
 	"github.com/fleetgate/fleetgate/pipeline"
 	"github.com/fleetgate/fleetgate/propagate/cache"
 	"github.com/fleetgate/fleetgate/propagate/clusterstatus"
@@ -89,6 +91,13 @@ type serveOptions struct {
 	// gateway proxies to the host with (proxy.FrontProxy); empty: it impersonates.
 	HostFrontProxyCertFile string
 	HostFrontProxyKeyFile  string
+	// AdvertisePort is --advertise-port: the port of AdvertiseAddress (0: SecurePort).
+	AdvertisePort int
+	// LeaderElect and its timing: see ha.Elector. PeerAddress is where the other replicas reach
+	// this one (default: the advertise address).
+	LeaderElect                                                                bool
+	LeaderElectLeaseDuration, LeaderElectRenewDeadline, LeaderElectRetryPeriod time.Duration
+	PeerAddress                                                                string
 }
 
 func newServeCommand() *cobra.Command {
@@ -111,6 +120,10 @@ func newServeCommand() *cobra.Command {
 		MaxRequestsInFlight:         400,
 		MaxMutatingRequestsInFlight: 200,
 		RequestBodyTimeout:          30 * time.Second,
+		LeaderElect:                 true,
+		LeaderElectLeaseDuration:    ha.DefaultLeaseDuration,
+		LeaderElectRenewDeadline:    ha.DefaultRenewDeadline,
+		LeaderElectRetryPeriod:      ha.DefaultRetryPeriod,
 		MemberView:                  "pods,nodes,endpoints,replicasets.apps,controllerrevisions.apps,endpointslices.discovery.k8s.io",
 	}
 	cmd := &cobra.Command{
@@ -134,7 +147,13 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&o.HostFrontProxyKeyFile, "host-front-proxy-key-file", "", "private key (PEM) of --host-front-proxy-cert-file")
 	f.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "address to listen on")
 	f.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "HTTPS port to listen on")
-	f.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress, "address clients use to reach the gateway (added to the serving certificate)")
+	f.StringVar(&o.AdvertiseAddress, "advertise-address", o.AdvertiseAddress, "address (IP or DNS name, e.g. the gateway Service's) clients, registering agents and the host's admission webhook calls use to reach the gateway (added to the serving certificate; default: --bind-address, or 127.0.0.1 when that is unspecified)")
+	f.IntVar(&o.AdvertisePort, "advertise-port", 0, "port of --advertise-address (e.g. the Service's 443; default: --secure-port)")
+	f.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect one replica at a time, with a Lease in the host's "+certs.Namespace+", to run the controllers (reconciler, status, cluster status); every replica serves every request. false: this process runs them at once (one replica only)")
+	f.DurationVar(&o.LeaderElectLeaseDuration, "leader-elect-lease-duration", o.LeaderElectLeaseDuration, "how long after the leader's last renewal another replica may take over")
+	f.DurationVar(&o.LeaderElectRenewDeadline, "leader-elect-renew-deadline", o.LeaderElectRenewDeadline, "how long the leader keeps trying to renew before it stops leading (and exits, to be restarted); less than the lease duration")
+	f.DurationVar(&o.LeaderElectRetryPeriod, "leader-elect-retry-period", o.LeaderElectRetryPeriod, "how often replicas try to acquire or renew the lead")
+	f.StringVar(&o.PeerAddress, "peer-address", "", "address (IP or DNS name, e.g. the pod's IP) the other replicas reach this one at on --secure-port, for Pull members' tunnels held here and handoffs to the leader (added to the serving certificate; default: the advertise address)")
 	f.StringSliceVar(&o.TLSSANs, "tls-san", nil, "extra DNS names or IPs for the serving certificate")
 	f.DurationVar(&o.ClusterStatusPeriod, "cluster-status-period", o.ClusterStatusPeriod, "how often each member's health is probed")
 	f.DurationVar(&o.ClusterProbeTimeout, "cluster-probe-timeout", o.ClusterProbeTimeout, "how long one probe of a member may take (independent of --cluster-status-period)")
@@ -164,8 +183,19 @@ func (o *serveOptions) validate() error {
 	if net.ParseIP(o.BindAddress) == nil {
 		errs = append(errs, fmt.Errorf("--bind-address %q: not an IP address", o.BindAddress))
 	}
-	if o.AdvertiseAddress != "" && net.ParseIP(o.AdvertiseAddress) == nil {
-		errs = append(errs, fmt.Errorf("--advertise-address %q: not an IP address", o.AdvertiseAddress))
+	for flag, a := range map[string]string{"--advertise-address": o.AdvertiseAddress, "--peer-address": o.PeerAddress} {
+		if a != "" && net.ParseIP(a) == nil && len(validation.IsDNS1123Subdomain(a)) > 0 {
+			errs = append(errs, fmt.Errorf("%s %q: neither an IP address nor a DNS name", flag, a))
+		}
+	}
+	if o.AdvertisePort < 0 || o.AdvertisePort > 65535 {
+		errs = append(errs, fmt.Errorf("--advertise-port %d: must be 0-65535", o.AdvertisePort))
+	}
+	if o.LeaderElect {
+		if o.LeaderElectRetryPeriod <= 0 || o.LeaderElectRenewDeadline <= o.LeaderElectRetryPeriod || o.LeaderElectLeaseDuration <= o.LeaderElectRenewDeadline {
+			errs = append(errs, fmt.Errorf("--leader-elect-lease-duration %s, --leader-elect-renew-deadline %s, --leader-elect-retry-period %s: need lease duration > renew deadline > retry period > 0",
+				o.LeaderElectLeaseDuration, o.LeaderElectRenewDeadline, o.LeaderElectRetryPeriod))
+		}
 	}
 	if o.ClusterStatusPeriod < time.Second {
 		errs = append(errs, fmt.Errorf("--cluster-status-period %s: must be at least 1s", o.ClusterStatusPeriod))
@@ -306,7 +336,7 @@ func servingCert(ca *certs.CA, o *serveOptions) (tls.Certificate, error) {
 		IPs:        []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
 		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	for _, s := range append([]string{o.BindAddress, o.AdvertiseAddress}, o.TLSSANs...) {
+	for _, s := range append([]string{o.BindAddress, o.AdvertiseAddress, o.PeerAddress}, o.TLSSANs...) {
 		switch ip := net.ParseIP(s); {
 		case s == "":
 		case ip != nil && !ip.IsUnspecified():
@@ -366,9 +396,39 @@ func (c *serveConfig) run(ctx context.Context) error {
 		signer = certManager
 		trusted = func() []*x509.CertPool { return []*x509.CertPool{c.ca.Pool(), certManager.Trusted()} }
 	}
+	// With leader election, this replica announces itself to its peers, and its peers' calls (to
+	// the tunnels held here, and handoffs to the leader) are authenticated by peer certificates.
+	var (
+		elector  *ha.Elector
+		replicas *ha.Replicas
+		peers    *ha.Peers
+		holders  *ha.HolderRecorder
+	)
+	if c.opts.LeaderElect {
+		// Election and announcements have a client of their own: no other caller may starve them.
+		election, err := newHostClient(c.host)
+		if err != nil {
+			return err
+		}
+		id := ha.NewReplicaID()
+		replicas = ha.NewReplicas(election.kube, certs.Namespace, id, c.peerURL(), 0)
+		if peers, err = ha.NewPeers(replicas, c.ca); err != nil {
+			return err
+		}
+		if elector, err = ha.NewElector(ha.ElectorOptions{Kube: election.kube, Namespace: certs.Namespace, ID: id,
+			LeaseDuration: c.opts.LeaderElectLeaseDuration, RenewDeadline: c.opts.LeaderElectRenewDeadline, RetryPeriod: c.opts.LeaderElectRetryPeriod}); err != nil {
+			return err
+		}
+		logger(ctx).Info("Replica", "id", id, "peerURL", replicas.URL())
+	}
 	// Pull members' agents open their tunnels here; the cluster comes from the verified agent
 	// certificate, and only a Pull Cluster that is not being deleted may have one.
 	tunnels, err := tunnel.NewServer(tunnel.ServerOptions{
+		Changed: func(cluster string) {
+			if holders != nil {
+				holders.Changed(cluster)
+			}
+		},
 		TrustedCAs: trusted,
 		// A registered Pull Cluster, not being deleted, that admits the certificate (issued for
 		// this Cluster object, not a predecessor of the same name).
@@ -377,8 +437,19 @@ func (c *serveConfig) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hostAccess.Tunnels = tunnels
-	requestAccess.Tunnels = tunnels
+	// Every replica reaches every Pull member: through its own tunnel, or the replica holding it.
+	var memberTunnels access.Tunnels = tunnels
+	if elector != nil {
+		holders = ha.NewHolderRecorder(c.requests.dyn, replicas.ID(), tunnels)
+		memberTunnels = &ha.Tunnels{Local: tunnels, Peers: peers, Self: replicas.ID(), Holder: func(name string) string {
+			if cl, ok := objects.Cluster(name); ok {
+				return cl.Annotations[ha.TunnelReplicaAnnotation]
+			}
+			return ""
+		}}
+	}
+	hostAccess.Tunnels = memberTunnels
+	requestAccess.Tunnels = memberTunnels
 	// A Cluster deleted (or being deleted) loses its tunnel at once; Allowed refuses it from then on.
 	closeTunnel := func(obj any) {
 		if u, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
@@ -410,9 +481,14 @@ func (c *serveConfig) run(ctx context.Context) error {
 	// this kind" check; it resets itself when it meets a kind it does not know.
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.hostKube.Discovery()))
 	metrics := proxy.NewMetrics()
+	// leading is closed once this replica runs the controllers; nil without leader election: at once.
+	var leading <-chan struct{}
+	if elector != nil {
+		leading = elector.Leading()
+	}
 	reconciler := reconcile.New(reconcile.Options{
 		Host: reconcilerHost, Kube: c.hostKube, Cache: objects, Members: members, Workers: c.opts.Workers, Mapper: mapper,
-		QueueMetrics: metrics.QueueMetrics(),
+		QueueMetrics: metrics.QueueMetrics(), Leading: leading,
 	})
 	// The bootstrap-token Secrets, for cluster-info's signatures.
 	tokenInformers := informers.NewSharedInformerFactoryWithOptions(c.hostKube, 0, informers.WithNamespace(token.Namespace),
@@ -423,6 +499,15 @@ func (c *serveConfig) run(ctx context.Context) error {
 	tokenSecrets := func() []*corev1.Secret {
 		l, _ := tokenLister.List(labels.Everything())
 		return l
+	}
+	// The write pipeline hands committed templates to the leader's reconciler, here or on a peer.
+	var writesReconciler pipeline.Reconciler = reconciler
+	public := c.publicHandlers(tokenSecrets, tunnels, signer)
+	if elector != nil {
+		writesReconciler = &ha.Reconciler{Local: reconciler, Elector: elector, Peers: peers}
+		for path, h := range (&ha.PeerHandlers{Roots: c.ca.Pool(), Tunnels: tunnels, Reconciler: reconciler, Elector: elector}).Handlers() {
+			public[path] = h
+		}
 	}
 	viewResources, err := memberview.ParseResources(c.opts.MemberView)
 	if err != nil {
@@ -441,7 +526,8 @@ func (c *serveConfig) run(ctx context.Context) error {
 		Authenticator: authn,
 		Authorizer:    authz,
 		Ready: func() error {
-			if !status.HasSynced() || !objects.HasSynced() || !reconciler.HasSynced() {
+			// The cluster-status controller runs on the leader only: the shared cache has the Clusters.
+			if !objects.HasSynced() || !reconciler.HasSynced() {
 				return errors.New("caches not synced")
 			}
 			return *c.readiness.Load()
@@ -459,12 +545,12 @@ func (c *serveConfig) run(ctx context.Context) error {
 			MaxRequestsInFlight: c.opts.MaxRequestsInFlight, MaxMutatingRequestsInFlight: c.opts.MaxMutatingRequestsInFlight,
 			BodyReadTimeout: c.opts.RequestBodyTimeout,
 		},
-		Public: c.publicHandlers(tokenSecrets, tunnels, signer),
+		Public: public,
 		Authenticated: map[string]http.Handler{
 			bootstrap.RegisterPath: &bootstrap.Registrar{Clusters: client.Clusters(c.requests.dyn), Signer: signer},
 		},
 		Writes: pipeline.New(pipeline.Config{
-			Host: hostCaller, Cache: objects, Kinds: mapper, Observer: objects, Clients: members, Reconciler: reconciler, Namespaces: reconciler,
+			Host: hostCaller, Cache: objects, Kinds: mapper, Observer: objects, Clients: members, Reconciler: writesReconciler, Namespaces: reconciler,
 			MemberDryRun: c.opts.MemberDryRun, HandoffTimeout: c.opts.DispatchTimeout, ObserveStage: metrics.ObserveWriteStage,
 		}),
 	})
@@ -490,22 +576,80 @@ func (c *serveConfig) run(ctx context.Context) error {
 			return err
 		})
 	}
-	g.Go(func() error { return status.Run(ctx) })
-	g.Go(func() error { return reconciler.Run(ctx) })
+	// afterLead runs f once this replica leads (at once without leader election).
+	afterLead := func(f func() error) func() error {
+		return func() error {
+			if leading != nil {
+				select {
+				case <-leading:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			return f()
+		}
+	}
+	g.Go(afterLead(func() error { return status.Run(ctx) }))
+	g.Go(func() error { return reconciler.Run(ctx) }) // its caches at once, its workers once leading
+	if elector != nil {
+		g.Go(func() error { return replicas.Run(ctx) })
+		g.Go(func() error { holders.Run(ctx); return nil })
+	}
 	g.Go(func() error { c.watchHost(ctx); return nil })
 	g.Go(func() error {
 		logger(ctx).Info("Serving", "address", "https://"+c.listener.Addr().String(), "host", c.host.Host, "frontProxy", c.proxiedAs == proxy.FrontProxy)
 		return proxy.Serve(ctx, c.listener, h, c.serving, c.ca.Pool())
 	})
-	g.Go(func() error {
-		// The host calls the policy webhook at the gateway: register it once we listen.
-		url := "https://" + net.JoinHostPort(c.advertise(), strconv.Itoa(c.opts.SecurePort))
-		if err := webhook.Register(ctx, c.hostKube, url, c.ca.CertPEM()); err != nil {
+	// The host calls the policy webhook at the advertised address: the leader registers it (with
+	// several replicas the advertised address is their Service's).
+	g.Go(afterLead(func() error {
+		if err := webhook.Register(ctx, c.hostKube, c.advertiseURL(), c.ca.CertPEM()); err != nil {
 			return fmt.Errorf("register the policy admission webhook: %w", err)
 		}
 		return nil
+	}))
+	if elector == nil {
+		return g.Wait()
+	}
+	// The election outlives the controllers: the Lease is released (a graceful handover) only
+	// once they have stopped, so that two replicas never write at once. Losing the lead while
+	// running stops this process, to be restarted, as kube-controller-manager does.
+	electCtx, stopElection := context.WithCancel(context.WithoutCancel(ctx))
+	elected := make(chan error, 1)
+	go func() { elected <- elector.Run(electCtx) }()
+	g.Go(func() error {
+		select {
+		case err := <-elected:
+			elected <- err
+			return err
+		case <-ctx.Done():
+			return nil
+		}
 	})
-	return g.Wait()
+	err = g.Wait()
+	stopElection()
+	if lost := <-elected; lost != nil && err == nil {
+		err = lost
+	}
+	return err
+}
+
+// advertiseURL is the URL clients, agents and the host's webhook calls reach the gateway at.
+func (c *serveConfig) advertiseURL() string {
+	port := c.opts.AdvertisePort
+	if port == 0 {
+		port = c.opts.SecurePort
+	}
+	return "https://" + net.JoinHostPort(c.advertise(), strconv.Itoa(port))
+}
+
+// peerURL is the URL the other replicas reach this one at.
+func (c *serveConfig) peerURL() string {
+	addr := c.opts.PeerAddress
+	if addr == "" {
+		addr = c.advertise()
+	}
+	return "https://" + net.JoinHostPort(addr, strconv.Itoa(c.opts.SecurePort))
 }
 
 // publicHandlers are the paths served without the front door's authentication: the admission
@@ -515,7 +659,7 @@ func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret, tunne
 	h := webhook.Handlers()
 	h[tunnel.Path] = tunnels                                                                                                // it verifies the agent's certificate itself
 	h[bootstrap.RenewPath] = &bootstrap.Renewer{Agents: tunnels, Signer: signer, Clusters: client.Clusters(c.requests.dyn)} // as the tunnel does
-	server := "https://" + net.JoinHostPort(c.advertise(), strconv.Itoa(c.opts.SecurePort))
+	server := c.advertiseURL()
 	h[token.ClusterInfoPath] = token.ClusterInfoHandler(server, c.ca.CertPEM(), tokenSecrets, time.Now)
 	return h
 }
