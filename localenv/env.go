@@ -47,7 +47,7 @@ type Env struct {
 	// replicas are the further gateway replicas (StartGatewayReplica), by index ≥ 1, and their ports.
 	replicas     map[int]*process
 	replicaPorts map[int]int
-	certManager *process // with Options.CertManager
+	certManager  *process // with Options.CertManager
 
 	stopOnce sync.Once
 	stopErr  error
