@@ -17,14 +17,15 @@ import (
 // LeaderLease is the Lease in the host the replicas elect the controllers' leader with.
 const LeaderLease = "fleetgate-controllers"
 
-// Election timing. A leader killed is replaced once its Lease has ended (LeaseDuration after its
-// last renewal, as the others observed it) and another replica's next try (RetryPeriod): within
-// 8 s + 2 s of the kill, plus one renewal's round trip. A leader that cannot renew for
-// RenewDeadline stops leading, 2 s before anyone else may take over.
+// Election timing. A leader killed is replaced once its Lease has ended (LeaseDuration after the
+// others last saw it renewed, which they look at every RetryPeriod) and another replica's next
+// try: within about 1 + 7 + 1 s of the kill. A leader that cannot renew for RenewDeadline stops
+// leading, 2 s before anyone else may take over. The cost: a Get (and the leader's Update) per
+// replica per RetryPeriod.
 const (
-	DefaultLeaseDuration = 8 * time.Second
-	DefaultRenewDeadline = 6 * time.Second
-	DefaultRetryPeriod   = 2 * time.Second
+	DefaultLeaseDuration = 7 * time.Second
+	DefaultRenewDeadline = 5 * time.Second
+	DefaultRetryPeriod   = time.Second
 )
 
 // ErrLeadershipLost is what Elector.Run returns when this replica led and stopped leading while

@@ -22,7 +22,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 6, "rounds per scenario (each round runs every path once)")
 	flag.DurationVar(&o.phase, "phase", 2*time.Second, "duration of one path's turn in a round")
 	flag.IntVar(&o.listSize, "list-size", 500, "ConfigMaps in the LIST scenario")
-	flag.StringVar(&o.suite, "suite", "all", "which benchmarks: gateway, propagation, overrides, status, memberview, pull, memory or all")
+	flag.StringVar(&o.suite, "suite", "all", "which benchmarks: gateway, propagation, overrides, status, memberview, pull, memory, ha, scale or all")
 	flag.IntVar(&o.creates, "creates", 20, "Deployment creates per path and round in the propagation benchmark")
 	flag.IntVar(&o.templates, "templates", 1000, "templates to reconcile after a gateway restart")
 	flag.IntVar(&o.mvPods, "memberview-pods", 1000, "pods per member in the member view benchmark")
@@ -74,8 +74,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return pullBench(ctx, o, out)
 	case "memory":
 		return memoryBench(ctx, o, out)
+	case "ha":
+		return haBench(ctx, o, out)
+	case "scale":
+		return scaleBench(ctx, o, out)
 	case "all":
-		for _, b := range []func(context.Context, options, io.Writer) error{gatewayBench, propagationBench, overridesBench, statusBench, memberviewBench, pullBench, memoryBench} {
+		for _, b := range []func(context.Context, options, io.Writer) error{gatewayBench, propagationBench, overridesBench, statusBench, memberviewBench, pullBench, memoryBench, haBench, scaleBench} {
 			if err := b(ctx, o, out); err != nil {
 				return err
 			}
@@ -83,7 +87,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("-suite %q: want gateway, propagation, overrides, status, memberview, pull, memory or all", o.suite)
+	return fmt.Errorf("-suite %q: want gateway, propagation, overrides, status, memberview, pull, memory, ha, scale or all", o.suite)
 }
 
 func gatewayBench(ctx context.Context, o options, out io.Writer) error {
