@@ -2,6 +2,7 @@ package certs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,7 +15,8 @@ import (
 const (
 	Namespace    = "fleetgate-system"
 	CASecretName = "fleetgate-ca"
-	caCommonName = "fleetgate-ca"
+	// CACommonName is the gateway CA's subject.
+	CACommonName = "fleetgate-ca"
 )
 
 // EnsureCA returns the gateway CA stored in the host, creating it (and its namespace) on first use.
@@ -27,7 +29,7 @@ func EnsureCA(ctx context.Context, host kubernetes.Interface) (*CA, error) {
 	s, err := secrets.Get(ctx, CASecretName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		var ca *CA
-		if ca, err = NewCA(caCommonName); err != nil {
+		if ca, err = NewCA(CACommonName); err != nil {
 			return nil, err
 		}
 		keyPEM, err := ca.KeyPEM()
@@ -69,4 +71,47 @@ func EnsureNamespace(ctx context.Context, c kubernetes.Interface, name string) e
 		return fmt.Errorf("create namespace %s: %w", name, err)
 	}
 	return nil
+}
+
+// ErrOtherCA is wrapped by SeedCA's error when the host already holds a different gateway CA.
+var ErrOtherCA = errors.New("the host holds another gateway CA")
+
+// SeedCA stores ca as the gateway CA in the host (the Secret EnsureCA reads), so that a gateway
+// started there uses a CA made elsewhere (by `fleetgate init`, which wrote kubeconfigs trusting it).
+// It never overwrites: when the Secret exists with the same certificate it does nothing, and with
+// another one it fails with ErrOtherCA. It reports whether it created the Secret.
+func SeedCA(ctx context.Context, host kubernetes.Interface, ca *CA) (created bool, err error) {
+	if err := EnsureNamespace(ctx, host, Namespace); err != nil {
+		return false, err
+	}
+	keyPEM, err := ca.KeyPEM()
+	if err != nil {
+		return false, err
+	}
+	secrets := host.CoreV1().Secrets(Namespace)
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: CASecretName, Namespace: Namespace},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: ca.CertPEM(), corev1.TLSPrivateKeyKey: keyPEM},
+	}
+	_, err = secrets.Create(ctx, s, metav1.CreateOptions{FieldManager: "fleetgate"})
+	if err == nil {
+		return true, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return false, fmt.Errorf("store CA in secret %s/%s: %w", Namespace, CASecretName, err)
+	}
+	existing, err := secrets.Get(ctx, CASecretName, metav1.GetOptions{})
+	if err != nil {
+		return false, fmt.Errorf("read CA secret %s/%s: %w", Namespace, CASecretName, err)
+	}
+	held, err := ParseCA(existing.Data[corev1.TLSCertKey], existing.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		return false, fmt.Errorf("secret %s/%s: %w", Namespace, CASecretName, err)
+	}
+	if !held.Cert.Equal(ca.Cert) {
+		return false, fmt.Errorf("secret %s/%s: %w (%q, serial %s) than the one given (%q, serial %s); it is never overwritten",
+			Namespace, CASecretName, ErrOtherCA, held.Cert.Subject.CommonName, held.Cert.SerialNumber, ca.Cert.Subject.CommonName, ca.Cert.SerialNumber)
+	}
+	return false, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io/fs"
+	"net"
 	"path"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 )
 
@@ -38,6 +40,8 @@ const (
 	// GatewayService, GatewayDeployment: the gateway's Service and Deployment (the same name).
 	GatewayService    = "fleetgate-gateway"
 	GatewayDeployment = "fleetgate-gateway"
+	// GatewayServingCertificate is the cert-manager overlay's Certificate for the gateway.
+	GatewayServingCertificate = "fleetgate-gateway-serving"
 	// APIServerService: the host's kube-apiserver Service (and Deployment).
 	APIServerService = "fleetgate-apiserver"
 	// ControllerManagerDeployment, EtcdStatefulSet: the rest of the host control plane.
@@ -61,6 +65,10 @@ type Options struct {
 	Overlay string
 	// Image replaces the fleetgate image (name[:tag] or name@digest); empty keeps Image:latest.
 	Image string
+	// GatewaySANs (Base and CertManager) are more names or IPs for the gateway's serving
+	// certificate (the address clients use from outside, e.g. a load balancer's): a --tls-san each,
+	// and with CertManager in the Certificate too.
+	GatewaySANs []string
 	// AgentGateway (Agent only) is the gateway's host:port, put into AgentConfigMap.
 	AgentGateway string
 	// AgentFiles (Agent only) become AgentSecret's data: register's agent.pem and gateway-ca.crt.
@@ -71,7 +79,9 @@ type Options struct {
 const root = "/deploy"
 
 // Render builds the overlay with kustomize (what `kubectl kustomize deploy/<overlay>` prints, with
-// the Options applied) and returns its objects in kustomize's order.
+// the Options applied) and returns its objects in kubectl kustomize's order (kustomize's "legacy"
+// order: Namespaces and CRDs first, then ServiceAccounts, RBAC, Secrets and ConfigMaps, Services,
+// workloads), which is an order to apply them in.
 func Render(o Options) ([]*unstructured.Unstructured, error) {
 	objs, _, err := render(o)
 	return objs, err
@@ -106,7 +116,9 @@ func render(o Options) ([]*unstructured.Unstructured, []byte, error) {
 	if err := fsys.WriteFile(path.Join(dir, "kustomization.yaml"), data); err != nil {
 		return nil, nil, err
 	}
-	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fsys, dir)
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionLegacy // as kubectl kustomize: namespaces, RBAC, … before workloads
+	m, err := krusty.MakeKustomizer(opts).Run(fsys, dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kustomize %s: %w", o.Overlay, err)
 	}
@@ -148,7 +160,10 @@ func overlay(o Options) (*types.Kustomization, error) {
 		if o.AgentGateway != "" || o.AgentFiles != nil {
 			return nil, fmt.Errorf("the agent's gateway and files belong to the %s overlay, not %s", Agent, o.Overlay)
 		}
-		return k, nil
+		return k, gatewaySANs(k, o)
+	}
+	if len(o.GatewaySANs) > 0 {
+		return nil, fmt.Errorf("gateway SANs do not belong to the %s overlay", Agent)
 	}
 	if o.AgentGateway != "" {
 		patch, err := yaml.Marshal(map[string]any{
@@ -180,6 +195,42 @@ func overlay(o Options) (*types.Kustomization, error) {
 		k.Patches = append(k.Patches, types.Patch{Patch: string(patch)})
 	}
 	return k, nil
+}
+
+// gatewaySANs adds o.GatewaySANs to the gateway's arguments and, with CertManager, to its
+// Certificate.
+func gatewaySANs(k *types.Kustomization, o Options) error {
+	if len(o.GatewaySANs) == 0 {
+		return nil
+	}
+	var args, cert []map[string]any
+	for _, san := range o.GatewaySANs {
+		ip := net.ParseIP(san) != nil
+		if !ip && len(validation.IsDNS1123Subdomain(strings.TrimPrefix(san, "*."))) > 0 {
+			return fmt.Errorf("gateway address %q: neither an IP nor a DNS name", san)
+		}
+		args = append(args, map[string]any{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--tls-san=" + san})
+		field := "/spec/dnsNames/-"
+		if ip {
+			field = "/spec/ipAddresses/-"
+		}
+		cert = append(cert, map[string]any{"op": "add", "path": field, "value": san})
+	}
+	add := func(ops []map[string]any, target *types.Selector) error {
+		data, err := yaml.Marshal(ops)
+		if err != nil {
+			return err
+		}
+		k.Patches = append(k.Patches, types.Patch{Patch: string(data), Target: target})
+		return nil
+	}
+	if err := add(args, &types.Selector{ResId: resid.NewResIdWithNamespace(resid.NewGvk("apps", "v1", "Deployment"), GatewayDeployment, Namespace)}); err != nil {
+		return err
+	}
+	if o.Overlay == CertManager {
+		return add(cert, &types.Selector{ResId: resid.NewResIdWithNamespace(resid.NewGvk("cert-manager.io", "v1", "Certificate"), GatewayServingCertificate, Namespace)})
+	}
+	return nil
 }
 
 // parseImage splits name[:tag] or name@digest into kustomize's image replacement for Image.

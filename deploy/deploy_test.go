@@ -154,7 +154,7 @@ func containerImages(o *unstructured.Unstructured) []string {
 	return images
 }
 
-// assertSameObjects compares kubectl's build with Render's, object by object.
+// assertSameObjects compares kubectl's build with Render's, object by object and in order.
 func assertSameObjects(t *testing.T, kubectl, rendered []*unstructured.Unstructured) {
 	t.Helper()
 	key := func(o *unstructured.Unstructured) string {
@@ -167,7 +167,10 @@ func assertSameObjects(t *testing.T, kubectl, rendered []*unstructured.Unstructu
 	if len(rendered) != len(kubectl) {
 		t.Errorf("Render built %d objects, kubectl kustomize %d", len(rendered), len(kubectl))
 	}
-	for _, o := range rendered {
+	for i, o := range rendered {
+		if i < len(kubectl) && key(kubectl[i]) != key(o) {
+			t.Errorf("object %d: Render built %s, kubectl kustomize %s (the order differs)", i, key(o), key(kubectl[i]))
+		}
 		w, ok := want[key(o)]
 		if !ok {
 			t.Errorf("Render built %s, kubectl kustomize did not", key(o))

@@ -45,6 +45,7 @@ func NewRootCommand(name string) *cobra.Command {
 	})
 	root.AddCommand(
 		newServeCommand(),
+		newInitCommand(name),
 		newJoinCommand(name),
 		newUnjoinCommand(name),
 		newUpCommand(),
