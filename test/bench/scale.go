@@ -49,10 +49,11 @@ func scaleBench(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	defer stop()
-	host, err := kubernetes.NewForConfig(env.Host.Config)
+	hostClients, err := clientsFor(env.Host.Config) // no client-side rate limit
 	if err != nil {
 		return err
 	}
+	host := hostClients.kube
 	httpClient, err := rest.HTTPClientFor(env.GatewayConfig)
 	if err != nil {
 		return err
@@ -108,10 +109,6 @@ func scaleBench(ctx context.Context, o options, out io.Writer) error {
 	if err := setupNamespace(ctx, gw, scaleNamespace, names[:scalePlaced]); err != nil {
 		return err
 	}
-	hostClients, err := clientsFor(env.Host.Config)
-	if err != nil {
-		return err
-	}
 	if err := parallel(16, scaleTemplates, func(i int) error {
 		_, err := hostClients.kube.AppsV1().Deployments(scaleNamespace).Create(ctx, newDeployment(fmt.Sprintf("t-%04d", i)), metav1.CreateOptions{})
 		return err
@@ -130,7 +127,11 @@ func scaleBench(ctx context.Context, o options, out io.Writer) error {
 	if err := waitCopies(ctx, placed, scaleNamespace, scaleTemplates, began); err != nil {
 		return err
 	}
-	fmt.Printf("scale bench: %d templates on %d clusters in %s\n", scaleTemplates, scalePlaced, time.Since(began).Round(100*time.Millisecond))
+	// Then until the reconciler's queues are empty (bindings' and templates' status written).
+	if err := waitQuiet(ctx, gw, 5*time.Minute); err != nil {
+		return err
+	}
+	fmt.Printf("scale bench: %d templates on %d clusters in %s (reconciler quiet)\n", scaleTemplates, scalePlaced, time.Since(began).Round(100*time.Millisecond))
 	busy, err := measure(fmt.Sprintf("%d clusters, %d templates on %d", scaleClusters, scaleTemplates, scalePlaced))
 	if err != nil {
 		return err
@@ -211,11 +212,11 @@ func registerScaleClusters(ctx context.Context, env *localenv.Env, host kubernet
 	names := make([]string, scaleClusters)
 	memberKube := make([]kubernetes.Interface, len(env.Members))
 	for i, m := range env.Members {
-		k, err := kubernetes.NewForConfig(m.Config)
+		mc, err := clientsFor(m.Config)
 		if err != nil {
 			return nil, err
 		}
-		memberKube[i] = k
+		memberKube[i] = mc.kube
 	}
 	hostDyn, err := clientsFor(env.Host.Config)
 	if err != nil {
