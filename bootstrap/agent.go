@@ -35,6 +35,10 @@ type AgentOptions struct {
 	// Member is the agent's own access to its apiserver; what the gateway asks for through the
 	// tunnel is done with it (impersonating whom the gateway names).
 	Member *rest.Config
+	// SaveCredentials, when set, stores a renewed agent.pem (certificate, then key) instead of
+	// writing it to Dir: for an agent whose Dir is a read-only Secret volume, SecretCredentials
+	// writes that Secret. The agent uses the new certificate from memory either way.
+	SaveCredentials func(ctx context.Context, agentPEM []byte) error
 	// OnConnect, when set, is called each time the gateway has accepted the tunnel.
 	OnConnect func()
 	// NewRenewBackOff is the policy between failed renewals; default from 5s to 1m, until the
@@ -47,7 +51,8 @@ type AgentOptions struct {
 type agentCredentials struct {
 	dir     string
 	cluster string
-	current atomic.Pointer[tls.Certificate] // Leaf set
+	save    func(ctx context.Context, agentPEM []byte) error // nil: write dir's file
+	current atomic.Pointer[tls.Certificate]                  // Leaf set
 }
 
 func loadAgentCredentials(dir string) (*agentCredentials, error) {
@@ -66,13 +71,19 @@ func loadAgentCredentials(dir string) (*agentCredentials, error) {
 
 func (c *agentCredentials) certificate() (*tls.Certificate, error) { return c.current.Load(), nil }
 
-// replace writes keyPEM and certPEM to dir (one file, replaced at once) and makes them current.
-func (c *agentCredentials) replace(keyPEM, certPEM []byte) error {
+// replace writes keyPEM and certPEM to dir (one file, replaced at once), or saves them with save,
+// and makes them current.
+func (c *agentCredentials) replace(ctx context.Context, keyPEM, certPEM []byte) error {
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return fmt.Errorf("the renewed certificate does not match its key: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(c.dir, AgentCredentialsFile), append(slices.Clip(certPEM), keyPEM...)); err != nil {
+	data := append(slices.Clip(certPEM), keyPEM...)
+	if c.save != nil {
+		if err := c.save(ctx, data); err != nil {
+			return fmt.Errorf("save the renewed certificate: %w", err)
+		}
+	} else if err := writeFileAtomic(filepath.Join(c.dir, AgentCredentialsFile), data); err != nil {
 		return err
 	}
 	c.current.Store(&pair)
@@ -156,7 +167,7 @@ func renewOnce(ctx context.Context, client *http.Client, gateway string, creds *
 	if err := json.Unmarshal(data, &out); err != nil {
 		return fmt.Errorf("decode the answer: %w", err)
 	}
-	return creds.replace(keyPEM, []byte(out.Certificate))
+	return creds.replace(ctx, keyPEM, []byte(out.Certificate))
 }
 
 // sleepUntil waits until t; false when ctx ended first.
@@ -189,6 +200,7 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 	if err != nil {
 		return err
 	}
+	creds.save = o.SaveCredentials
 	proxy, err := tunnel.NewAPIServerProxy(o.Member)
 	if err != nil {
 		return err
