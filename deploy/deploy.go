@@ -69,6 +69,9 @@ type Options struct {
 	// certificate (the address clients use from outside, e.g. a load balancer's): a --tls-san each,
 	// and with CertManager in the Certificate too.
 	GatewaySANs []string
+	// ExternalAddress (Base and CertManager) is the host:port clients and agents outside the
+	// cluster reach the gateway at: serve's --external-address (what cluster-info names).
+	ExternalAddress string
 	// AgentGateway (Agent only) is the gateway's host:port, put into AgentConfigMap.
 	AgentGateway string
 	// AgentFiles (Agent only) become AgentSecret's data: register's agent.pem and gateway-ca.crt.
@@ -197,13 +200,16 @@ func overlay(o Options) (*types.Kustomization, error) {
 	return k, nil
 }
 
-// gatewaySANs adds o.GatewaySANs to the gateway's arguments and, with CertManager, to its
+// gatewaySANs adds o.GatewaySANs (and o.ExternalAddress) to the gateway's arguments and, with CertManager, the SANs to its
 // Certificate.
 func gatewaySANs(k *types.Kustomization, o Options) error {
-	if len(o.GatewaySANs) == 0 {
+	if len(o.GatewaySANs) == 0 && o.ExternalAddress == "" {
 		return nil
 	}
 	var args, cert []map[string]any
+	if o.ExternalAddress != "" {
+		args = append(args, map[string]any{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--external-address=" + o.ExternalAddress})
+	}
 	for _, san := range o.GatewaySANs {
 		ip := net.ParseIP(san) != nil
 		if !ip && len(validation.IsDNS1123Subdomain(strings.TrimPrefix(san, "*."))) > 0 {
@@ -227,7 +233,7 @@ func gatewaySANs(k *types.Kustomization, o Options) error {
 	if err := add(args, &types.Selector{ResId: resid.NewResIdWithNamespace(resid.NewGvk("apps", "v1", "Deployment"), GatewayDeployment, Namespace)}); err != nil {
 		return err
 	}
-	if o.Overlay == CertManager {
+	if o.Overlay == CertManager && len(cert) > 0 {
 		return add(cert, &types.Selector{ResId: resid.NewResIdWithNamespace(resid.NewGvk("cert-manager.io", "v1", "Certificate"), GatewayServingCertificate, Namespace)})
 	}
 	return nil

@@ -119,6 +119,21 @@ func TestRenderOptions(t *testing.T) {
 		t.Errorf("agent image %v", images)
 	}
 
+	// The external address goes to serve as --external-address and into the certificates.
+	for _, overlay := range []string{deploy.Base, deploy.CertManager} {
+		objs, err = deploy.Render(deploy.Options{Overlay: overlay, GatewaySANs: []string{"gw.example.com"}, ExternalAddress: "gw.example.com:443"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		args, _, _ := unstructured.NestedSlice(find(t, objs, "Deployment", deploy.GatewayDeployment).Object, "spec", "template", "spec", "containers")
+		got := fmt.Sprint(args[0].(map[string]any)["args"])
+		for _, want := range []string{"--external-address=gw.example.com:443", "--tls-san=gw.example.com"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s: gateway args %s, want %s", overlay, got, want)
+			}
+		}
+	}
+
 	for _, bad := range []deploy.Options{
 		{Overlay: "nope"},
 		{Overlay: deploy.Base, Image: ":v1"},

@@ -111,6 +111,7 @@ func (o *initOptions) renderOptions() deploy.Options {
 	if o.gatewayAddress != "" {
 		host, _, _ := net.SplitHostPort(o.gatewayAddress)
 		r.GatewaySANs = []string{host}
+		r.ExternalAddress = o.gatewayAddress
 	}
 	return r
 }

@@ -98,6 +98,10 @@ type serveOptions struct {
 	LeaderElect                                                                bool
 	LeaderElectLeaseDuration, LeaderElectRenewDeadline, LeaderElectRetryPeriod time.Duration
 	PeerAddress                                                                string
+	// ExternalAddress is --external-address: host:port clients and agents outside the cluster use.
+	ExternalAddress string
+	// TLSCertFile and TLSPrivateKeyFile are a serving certificate kept by someone else (cert-manager).
+	TLSCertFile, TLSPrivateKeyFile string
 }
 
 func newServeCommand() *cobra.Command {
@@ -155,6 +159,9 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&o.LeaderElectRetryPeriod, "leader-elect-retry-period", o.LeaderElectRetryPeriod, "how often replicas try to acquire or renew the lead")
 	f.StringVar(&o.PeerAddress, "peer-address", "", "address (IP or DNS name, e.g. the pod's IP) the other replicas reach this one at on --secure-port, for Pull members' tunnels held here and handoffs to the leader (added to the serving certificate; default: the advertise address)")
 	f.StringSliceVar(&o.TLSSANs, "tls-san", nil, "extra DNS names or IPs for the serving certificate")
+	f.StringVar(&o.ExternalAddress, "external-address", "", "host:port at which clients and members' agents outside the cluster reach the gateway (a load balancer's): the server cluster-info names, which register sends its certificate request to (added to the serving certificate; default: the advertise address and port)")
+	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate (PEM, chain) kept up to date by someone else, e.g. cert-manager's Secret mounted as files; re-read when the files change. It is served to clients asking (SNI) for a name it covers other than --advertise-address; the advertised name (the host's webhook calls), peers and clients without SNI get the certificate the gateway issues itself from its CA. Needs --tls-private-key-file")
+	f.StringVar(&o.TLSPrivateKeyFile, "tls-private-key-file", "", "private key (PEM) of --tls-cert-file")
 	f.DurationVar(&o.ClusterStatusPeriod, "cluster-status-period", o.ClusterStatusPeriod, "how often each member's health is probed")
 	f.DurationVar(&o.ClusterProbeTimeout, "cluster-probe-timeout", o.ClusterProbeTimeout, "how long one probe of a member may take (independent of --cluster-status-period)")
 	f.DurationVar(&o.ClusterFailureThreshold, "cluster-failure-threshold", o.ClusterFailureThreshold, "how long a Ready member must fail its probes without a break before it is marked Ready=False and tainted not-ready (0: at once)")
@@ -241,6 +248,16 @@ func (o *serveOptions) validate() error {
 	if (o.HostFrontProxyCertFile == "") != (o.HostFrontProxyKeyFile == "") {
 		errs = append(errs, errors.New("--host-front-proxy-cert-file and --host-front-proxy-key-file: set both or neither"))
 	}
+	if (o.TLSCertFile == "") != (o.TLSPrivateKeyFile == "") {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file: set both or neither"))
+	}
+	if o.ExternalAddress != "" {
+		host, port, err := net.SplitHostPort(o.ExternalAddress)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 || host == "" ||
+			net.ParseIP(host) == nil && len(validation.IsDNS1123Subdomain(host)) > 0 {
+			errs = append(errs, fmt.Errorf("--external-address %q: want host:port (an IP or DNS name and a port 1-65535)", o.ExternalAddress))
+		}
+	}
 	if o.AuthCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("--auth-cache-ttl %s: must not be negative", o.AuthCacheTTL))
 	}
@@ -269,6 +286,8 @@ type serveConfig struct {
 	requests  hostClient
 	ca        *certs.CA
 	serving   tls.Certificate
+	// files is --tls-cert-file's certificate (nil without it).
+	files     *certs.FileCertificate
 	listener  net.Listener
 	readiness atomic.Pointer[error]
 }
@@ -309,6 +328,12 @@ func (o *serveOptions) complete(ctx context.Context) (*serveConfig, error) {
 	if c.serving, err = servingCert(c.ca, o); err != nil {
 		return nil, err
 	}
+	if o.TLSCertFile != "" {
+		c.files = &certs.FileCertificate{CertFile: o.TLSCertFile, KeyFile: o.TLSPrivateKeyFile}
+		if err := c.files.Load(); err != nil {
+			return nil, fmt.Errorf("--tls-cert-file: %w", err)
+		}
+	}
 	addr := net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort))
 	if c.listener, err = net.Listen("tcp", addr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -336,7 +361,8 @@ func servingCert(ca *certs.CA, o *serveOptions) (tls.Certificate, error) {
 		IPs:        []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
 		Usages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	for _, s := range append([]string{o.BindAddress, o.AdvertiseAddress, o.PeerAddress}, o.TLSSANs...) {
+	external, _, _ := net.SplitHostPort(o.ExternalAddress)
+	for _, s := range append([]string{o.BindAddress, o.AdvertiseAddress, o.PeerAddress, external}, o.TLSSANs...) {
 		switch ip := net.ParseIP(s); {
 		case s == "":
 		case ip != nil && !ip.IsUnspecified():
@@ -598,7 +624,7 @@ func (c *serveConfig) run(ctx context.Context) error {
 	g.Go(func() error { c.watchHost(ctx); return nil })
 	g.Go(func() error {
 		logger(ctx).Info("Serving", "address", "https://"+c.listener.Addr().String(), "host", c.host.Host, "frontProxy", c.proxiedAs == proxy.FrontProxy)
-		return proxy.Serve(ctx, c.listener, h, c.serving, c.ca.Pool())
+		return proxy.Serve(ctx, c.listener, h, c.certificate, c.ca.Pool())
 	})
 	// The host calls the policy webhook at the advertised address: the leader registers it (with
 	// several replicas the advertised address is their Service's).
@@ -634,6 +660,27 @@ func (c *serveConfig) run(ctx context.Context) error {
 	return err
 }
 
+// certificate picks the serving certificate for a client hello: --tls-cert-file's when the client
+// asks (SNI) for a name it covers other than the advertised one, else the one the gateway issued
+// itself (the advertised name is what the host's webhook calls use, with the gateway CA as their
+// CA bundle; peers dial IPs, which send no SNI).
+func (c *serveConfig) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if c.files != nil && hello.ServerName != "" && hello.ServerName != c.advertise() {
+		if cert, err := c.files.Get(); err == nil && hello.SupportsCertificate(cert) == nil {
+			return cert, nil
+		}
+	}
+	return &c.serving, nil
+}
+
+// clusterInfoURL is the server cluster-info names: the external address, else the advertised one.
+func (c *serveConfig) clusterInfoURL() string {
+	if c.opts.ExternalAddress != "" {
+		return "https://" + c.opts.ExternalAddress
+	}
+	return c.advertiseURL()
+}
+
 // advertiseURL is the URL clients, agents and the host's webhook calls reach the gateway at.
 func (c *serveConfig) advertiseURL() string {
 	port := c.opts.AdvertisePort
@@ -659,7 +706,7 @@ func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret, tunne
 	h := webhook.Handlers()
 	h[tunnel.Path] = tunnels                                                                                                // it verifies the agent's certificate itself
 	h[bootstrap.RenewPath] = &bootstrap.Renewer{Agents: tunnels, Signer: signer, Clusters: client.Clusters(c.requests.dyn)} // as the tunnel does
-	server := c.advertiseURL()
+	server := c.clusterInfoURL()
 	h[token.ClusterInfoPath] = token.ClusterInfoHandler(server, c.ca.CertPEM(), tokenSecrets, time.Now)
 	return h
 }
