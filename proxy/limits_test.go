@@ -144,7 +144,9 @@ func TestServeCutsSlowBodiesOverTLS(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, ln, h, func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }, ca.Pool()) }()
+	go func() {
+		served <- Serve(ctx, ln, h, func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }, ca.Pool())
+	}()
 	t.Cleanup(func() { cancel(); <-served })
 	conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool()})
 	if err != nil {
