@@ -33,6 +33,7 @@ func main() {
 	flag.IntVar(&o.memTemplates, "memory-templates", 10000, "templates (Deployments) in the memory benchmark")
 	flag.StringVar(&o.memClusters, "memory-clusters", "5,10", "cluster counts of the memory benchmark, ascending (the largest are joined)")
 	flag.StringVar(&o.memProfile, "memory-heapprofile", "", "write the gateway's heap profile at the memory benchmark's last reading (most templates and clusters) to this file")
+	flag.StringVar(&o.propGatewayArgs, "propagation-gateway-args", "", "extra `fleetgate serve` flags (comma-separated) for the propagation suite's gateway, e.g. --leader-elect=false")
 	flag.Parse()
 	if err := run(context.Background(), o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -56,6 +57,8 @@ type options struct {
 	memTemplates int
 	memClusters  string
 	memProfile   string
+	// propGatewayArgs: -propagation-gateway-args
+	propGatewayArgs string
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {

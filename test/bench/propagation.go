@@ -40,7 +40,11 @@ func propagationBench(ctx context.Context, o options, out io.Writer) error {
 	defer os.RemoveAll(dir)
 	ns := []int{1, 2, 5, 10}
 	members := make([]localenv.MemberOptions, ns[len(ns)-1])
-	env, err := localenv.Start(ctx, localenv.Options{Dir: dir, Gateway: true, Members: members, Out: os.Stderr})
+	var gatewayArgs []string
+	if o.propGatewayArgs != "" {
+		gatewayArgs = strings.Split(o.propGatewayArgs, ",")
+	}
+	env, err := localenv.Start(ctx, localenv.Options{Dir: dir, Gateway: true, GatewayArgs: gatewayArgs, Members: members, Out: os.Stderr})
 	if err != nil {
 		localenv.TailLogs(os.Stderr, dir, 40)
 		return err
