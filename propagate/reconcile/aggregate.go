@@ -60,6 +60,7 @@ func (c *Controller) memberStates(ps *pass, targets []workv1alpha2.TargetCluster
 		if live == nil {
 			if sl := ps.slots[t.Name]; sl.done.ok() && sl.done.action == actApply && sl.done.written != "" {
 				behind = true
+				c.awaitWatch(ps, d, t.Name, w)
 			}
 			out[t.Name] = st
 			continue
@@ -75,12 +76,29 @@ func (c *Controller) memberStates(ps *pass, targets []workv1alpha2.TargetCluster
 			written = sl.done.written
 		}
 		late := written != "" && newer(written, live.GetResourceVersion())
+		if late {
+			c.awaitWatch(ps, d, t.Name, w)
+		}
 		behind = behind || late
 		st.observed = ps.results[t.Name].applied && !late && generationObserved(live)
 		st.health = healthOf(live, st.observed)
 		out[t.Name] = st
 	}
 	return out, complete, behind
+}
+
+// awaitWatch leaves the status of ps's template to the pass that cluster's watch event of
+// fleetgate's write starts (saw is the copy as this pass read it, nil for none): the event may not
+// be skipped as fleetgate's own. An event that came between this pass's read and now was skipped
+// already: the store then shows another copy than saw, and the template is queued again here.
+func (c *Controller) awaitWatch(ps *pass, d *dispatcher, cluster string, saw *watched) {
+	key := Key{Kind: ps.k.gk(), Namespace: ps.obj.GetNamespace(), Name: ps.obj.GetName()}
+	c.tracker.awaitWatch(key, cluster)
+	now := d.watchedCopy(ps.k.gk(), ps.obj.GetNamespace(), ps.obj.GetName())
+	if now != saw && (now == nil || saw == nil || now.ResourceVersion != saw.ResourceVersion) {
+		c.tracker.takeAwaitingWatch(key, cluster)
+		c.queue.Add(key)
+	}
 }
 
 // generationObserved reports whether a copy's controller has seen its current spec: kinds without

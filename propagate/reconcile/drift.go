@@ -108,7 +108,9 @@ func (c *Controller) copyHandler(d *dispatcher, k *kind) toolscache.ResourceEven
 			return
 		}
 		key := Key{Kind: k.gk(), Namespace: ns, Name: name}
-		if ownWriteCheck && c.tracker.wroteVersion(key, d.name, w.ResourceVersion) {
+		// fleetgate's own write coming back needs no pass, unless one waits for it (a pass that
+		// found the watch behind left the status to it).
+		if ownWriteCheck && c.tracker.wroteVersion(key, d.name, w.ResourceVersion) && !c.tracker.takeAwaitingWatch(key, d.name) {
 			return
 		}
 		c.queue.Add(key)

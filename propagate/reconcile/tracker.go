@@ -84,6 +84,10 @@ type slot struct {
 	reported string
 	// seq is the tracker's seq when done was recorded.
 	seq uint64
+	// awaitingWatch: a template pass found fleetgate's write of the copy not yet come back
+	// through the member's watch and left the status to the pass that event starts; the event of
+	// fleetgate's own write must then not be skipped (takeAwaitingWatch).
+	awaitingWatch bool
 }
 
 // tracker is the in-memory table of slots, per template and cluster. It survives nothing: after a
@@ -191,6 +195,26 @@ func (t *tracker) wroteVersion(k Key, cluster, resourceVersion string) bool {
 	defer t.mu.Unlock()
 	s := t.m[k][cluster]
 	return s != nil && s.done.ok() && s.done.written != "" && s.done.written == resourceVersion
+}
+
+// awaitWatch records that a pass over k waits for cluster's watch to bring fleetgate's write of
+// the copy.
+func (t *tracker) awaitWatch(k Key, cluster string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.slotLocked(k, cluster).awaitingWatch = true
+}
+
+// takeAwaitingWatch reports whether a pass over k waits for cluster's watch, and ends the wait.
+func (t *tracker) takeAwaitingWatch(k Key, cluster string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.m[k][cluster]
+	if s == nil || !s.awaitingWatch {
+		return false
+	}
+	s.awaitingWatch = false
+	return true
 }
 
 // setClear records that no unmanaged object is in the way of k's copy in cluster, as seen just

@@ -5,6 +5,10 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/fleetgate/fleetgate/propagate/member"
 )
 
 func TestTracker(t *testing.T) {
@@ -96,5 +100,53 @@ func TestTracker(t *testing.T) {
 	}
 	if tr.want(k, "m1") != nil {
 		t.Error("forgotten cluster still has work")
+	}
+}
+
+// TestOwnWriteEventStartsTheAwaitedPass: the member watch's event of fleetgate's own write starts
+// no template pass, unless a pass found the watch behind that write and left the binding's and
+// the template's status to the event's pass (otherwise the status is never written when the
+// event comes after the write was recorded and after that pass: make test saw a binding without
+// status for 30s).
+func TestOwnWriteEventStartsTheAwaitedPass(t *testing.T) {
+	c := &Controller{tracker: newTracker(), queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[Key]())}
+	defer c.queue.ShutDown()
+	k := &kind{gvk: corev1.SchemeGroupVersion.WithKind("ConfigMap")}
+	d := &dispatcher{name: "m1"}
+	key := Key{Kind: configMapsGK, Namespace: "ns", Name: "cm"}
+	w := &work{action: actApply, gvr: corev1.SchemeGroupVersion.WithResource("configmaps"), hash: "h1"}
+	c.tracker.setWant(key, "m1", w)
+	c.tracker.finish(key, "m1", w, &outcome{action: actApply, hash: "h1", written: "42"})
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "cm", "namespace": "ns", "resourceVersion": "42",
+			"labels": map[string]any{member.LabelManaged: "true"}, "annotations": map[string]any{member.AnnotationTemplate: "v1/ConfigMap/ns/cm"}}}}
+	copy, err := (&copyCodec{}).compact(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.copyHandler(d, k)
+	queued := func() bool {
+		if c.queue.Len() == 0 {
+			return false
+		}
+		got, _ := c.queue.Get()
+		c.queue.Done(got)
+		if got != key {
+			t.Fatalf("queued %v, want %v", got, key)
+		}
+		return true
+	}
+	h.OnAdd(copy, false)
+	if queued() {
+		t.Error("fleetgate's own write came back and nobody waits for it: queued anyway")
+	}
+	c.tracker.awaitWatch(key, "m1")
+	h.OnAdd(copy, false)
+	if !queued() {
+		t.Fatal("a pass waits for the watch to bring fleetgate's write: its event queued nothing")
+	}
+	h.OnAdd(copy, false)
+	if queued() {
+		t.Error("the wait ended with the event that started the pass: a second event queued again")
 	}
 }

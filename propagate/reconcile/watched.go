@@ -11,6 +11,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/klog/v2"
 
 	"github.com/fleetgate/fleetgate/propagate/claim"
 	"github.com/fleetgate/fleetgate/propagate/member"
@@ -234,10 +235,12 @@ func digest(values ...any) (uint64, error) {
 func (w *packed) object() *unstructured.Unstructured {
 	js, err := w.codec.decompress(w.raw, w.size)
 	if err != nil {
+		klog.Background().Error(err, "A cached object does not unpack; it is read as absent")
 		return nil
 	}
 	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(js); err != nil {
+		klog.Background().Error(err, "A cached object does not decode; it is read as absent")
 		return nil
 	}
 	return u
