@@ -29,6 +29,7 @@ import (
 const (
 	DialPath    = "/peer/dial"
 	HandoffPath = "/peer/handoff"
+	ExtendPath  = "/peer/extend"
 	// PeerCommonName is the subject of the certificates the replicas call each other with. The
 	// gateway CA issues no other certificate with it (agents' are system:fleetgate:agent:<cluster>).
 	PeerCommonName = "system:fleetgate:gateway-peer"
@@ -165,6 +166,38 @@ func (p *Peers) Handoff(ctx context.Context, id string, key reconcile.Key, commi
 type LocalTunnels interface {
 	Connected(cluster string) bool
 	Dial(ctx context.Context, cluster, network, addr string) (net.Conn, error)
+	Extend(cluster string, notAfter time.Time)
+}
+
+// extendRequest is the body of /peer/extend.
+type extendRequest struct {
+	Cluster  string    `json:"cluster"`
+	NotAfter time.Time `json:"notAfter"`
+}
+
+// Extend asks replica id to let cluster's tunnel sessions there outlive their certificate, up to
+// notAfter (the agent renewed its certificate through another replica).
+func (p *Peers) Extend(ctx context.Context, id, cluster string, notAfter time.Time) error {
+	base, err := p.replicas.PeerURL(id)
+	if err != nil {
+		return fmt.Errorf("extend cluster %s's tunnel: %w", cluster, err)
+	}
+	body, _ := json.Marshal(extendRequest{Cluster: cluster, NotAfter: notAfter})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+ExtendPath, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("extend cluster %s's tunnel on replica %s: %w", cluster, id, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("extend cluster %s's tunnel on replica %s: %s: %s", cluster, id, resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
 }
 
 // LocalReconciler is the reconciler as the write pipeline sees it (reconcile.Controller).
@@ -187,6 +220,7 @@ func (h *PeerHandlers) Handlers() map[string]http.Handler {
 	return map[string]http.Handler{
 		DialPath:    http.HandlerFunc(h.dial),
 		HandoffPath: http.HandlerFunc(h.handoff),
+		ExtendPath:  http.HandlerFunc(h.extend),
 	}
 }
 
@@ -266,6 +300,23 @@ func splice(peer net.Conn, r io.Reader, member net.Conn) {
 	_, _ = io.Copy(peer, member)
 	closeBoth()
 	<-done
+}
+
+func (h *PeerHandlers) extend(w http.ResponseWriter, r *http.Request) {
+	if !h.authenticate(w, r) {
+		return
+	}
+	if r.Method != http.MethodPost {
+		http.Error(w, "peer extend: want POST", http.StatusMethodNotAllowed)
+		return
+	}
+	var in extendRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil || in.Cluster == "" || in.NotAfter.IsZero() {
+		http.Error(w, fmt.Sprintf("peer extend: want {cluster, notAfter} (%v)", err), http.StatusBadRequest)
+		return
+	}
+	h.Tunnels.Extend(in.Cluster, in.NotAfter)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *PeerHandlers) handoff(w http.ResponseWriter, r *http.Request) {

@@ -33,6 +33,10 @@ type fakeTunnels struct {
 
 func (f *fakeTunnels) Connected(cluster string) bool { return f.connected[cluster] != "" }
 
+func (f *fakeTunnels) Extend(cluster string, notAfter time.Time) {
+	f.asked <- "extend " + cluster + " " + notAfter.UTC().Format(time.RFC3339)
+}
+
 func (f *fakeTunnels) Dial(ctx context.Context, cluster, network, addr string) (net.Conn, error) {
 	f.asked <- cluster + " " + network + " " + addr
 	var d net.Dialer
@@ -174,11 +178,11 @@ func TestPeerEndpointsAdmitOnlyPeers(t *testing.T) {
 		"an agent's certificate":         {client(ca, tunnel.AgentUserPrefix+"member2"), http.StatusForbidden},
 		"a user's certificate (masters)": {client(ca, "admin"), http.StatusForbidden},
 	} {
-		for _, path := range []string{DialPath + "?cluster=member2&network=tcp&address=x", HandoffPath} {
+		for _, path := range []string{DialPath + "?cluster=member2&network=tcp&address=x", HandoffPath, ExtendPath} {
 			req, _ := http.NewRequest(http.MethodGet, url+path, nil)
 			req.Header.Set("Connection", "Upgrade")
 			req.Header.Set("Upgrade", dialUpgrade)
-			if path == HandoffPath {
+			if path == HandoffPath || path == ExtendPath {
 				req.Method = http.MethodPost
 			}
 			resp, err := tc.client.Do(req)
@@ -195,5 +199,43 @@ func TestPeerEndpointsAdmitOnlyPeers(t *testing.T) {
 	case got := <-tunnels.asked:
 		t.Errorf("a refused caller made the replica dial %s", got)
 	default:
+	}
+}
+
+// localAgents is a replica's own tunnel server without the agent's sessions.
+type localAgents struct{ *fakeTunnels }
+
+func (localAgents) Authenticate(*http.Request) (string, *x509.Certificate, error) {
+	return "", nil, errors.New("not used")
+}
+
+// TestRenewalExtendsTheSessionOnTheHoldingReplica: an agent renewing through a replica that does
+// not hold its tunnel has its session extended on the replica that does (and here, harmlessly).
+func TestRenewalExtendsTheSessionOnTheHoldingReplica(t *testing.T) {
+	ca, err := certs.NewCA("test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := &fakeTunnels{connected: map[string]string{"member2": echo(t)}, asked: make(chan string, 1)}
+	replicas := peerServer(t, ca, &PeerHandlers{Roots: ca.Pool(), Tunnels: holder})
+	peers, err := NewPeers(replicas, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	here := localAgents{&fakeTunnels{connected: map[string]string{}, asked: make(chan string, 1)}}
+	a := &Agents{AgentTunnels: here, Holder: func(string) string { return "holder" }, Peers: peers, Self: "caller"}
+	notAfter := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
+	a.Extend("member2", notAfter)
+	want := "extend member2 2027-01-02T03:04:05Z"
+	if got := <-here.asked; got != want {
+		t.Errorf("here: %q, want %q", got, want)
+	}
+	select {
+	case got := <-holder.asked:
+		if got != want {
+			t.Errorf("on the holding replica: %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the holding replica was never asked to extend the session")
 	}
 }

@@ -2,9 +2,11 @@ package ha
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -47,6 +49,40 @@ func (t *Tunnels) DialerFor(cluster string) func(ctx context.Context, network, a
 		}
 		return t.Peers.Dial(ctx, holder, cluster, network, addr)
 	}
+}
+
+// AgentTunnels is the tunnel server as the renewal endpoint sees it (bootstrap.AgentAuthenticator).
+type AgentTunnels interface {
+	LocalTunnels
+	Authenticate(r *http.Request) (string, *x509.Certificate, error)
+}
+
+// Agents is the renewal endpoint's view of the tunnels on any replica: an agent renewing its
+// certificate through this replica has its sessions extended here and, when its tunnel ends on
+// another replica (the one the Cluster names), there too.
+type Agents struct {
+	AgentTunnels
+	Holder func(cluster string) string
+	Peers  *Peers
+	Self   string
+}
+
+// Extend extends cluster's sessions here, and on the replica holding its tunnel if that is
+// another (in the background: the renewal's answer does not wait; a failure is logged, and the
+// session then ends when the old certificate expires, after which the agent reconnects).
+func (a *Agents) Extend(cluster string, notAfter time.Time) {
+	a.AgentTunnels.Extend(cluster, notAfter)
+	holder := a.Holder(cluster)
+	if a.AgentTunnels.Connected(cluster) || holder == "" || holder == a.Self || a.Peers == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.Peers.Extend(ctx, holder, cluster, notAfter); err != nil {
+			klog.Background().Error(err, "The agent's tunnel on another replica keeps its old end", "cluster", cluster, "replica", holder)
+		}
+	}()
 }
 
 // HolderRecorder keeps TunnelReplicaAnnotation true of this replica's tunnels: Connected and

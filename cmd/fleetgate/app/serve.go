@@ -463,16 +463,18 @@ func (c *serveConfig) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Every replica reaches every Pull member: through its own tunnel, or the replica holding it.
+	// Every replica reaches every Pull member: through its own tunnel, or the replica holding it
+	// (the Cluster names it).
+	tunnelHolder := func(name string) string {
+		if cl, ok := objects.Cluster(name); ok {
+			return cl.Annotations[ha.TunnelReplicaAnnotation]
+		}
+		return ""
+	}
 	var memberTunnels access.Tunnels = tunnels
 	if elector != nil {
 		holders = ha.NewHolderRecorder(c.requests.dyn, replicas.ID(), tunnels)
-		memberTunnels = &ha.Tunnels{Local: tunnels, Peers: peers, Self: replicas.ID(), Holder: func(name string) string {
-			if cl, ok := objects.Cluster(name); ok {
-				return cl.Annotations[ha.TunnelReplicaAnnotation]
-			}
-			return ""
-		}}
+		memberTunnels = &ha.Tunnels{Local: tunnels, Peers: peers, Self: replicas.ID(), Holder: tunnelHolder}
 	}
 	hostAccess.Tunnels = memberTunnels
 	requestAccess.Tunnels = memberTunnels
@@ -528,7 +530,12 @@ func (c *serveConfig) run(ctx context.Context) error {
 	}
 	// The write pipeline hands committed templates to the leader's reconciler, here or on a peer.
 	var writesReconciler pipeline.Reconciler = reconciler
-	public := c.publicHandlers(tokenSecrets, tunnels, signer)
+	// Renewals reach the agent's sessions on whichever replica holds them.
+	var agents bootstrap.AgentAuthenticator = tunnels
+	if elector != nil {
+		agents = &ha.Agents{AgentTunnels: tunnels, Holder: tunnelHolder, Peers: peers, Self: replicas.ID()}
+	}
+	public := c.publicHandlers(tokenSecrets, tunnels, agents, signer)
 	if elector != nil {
 		writesReconciler = &ha.Reconciler{Local: reconciler, Elector: elector, Peers: peers}
 		for path, h := range (&ha.PeerHandlers{Roots: c.ca.Pool(), Tunnels: tunnels, Reconciler: reconciler, Elector: elector}).Handlers() {
@@ -702,10 +709,10 @@ func (c *serveConfig) peerURL() string {
 // publicHandlers are the paths served without the front door's authentication: the admission
 // webhooks the host calls, the cluster-info registering members read, and the tunnel and renewal
 // endpoints (which authenticate agents by their certificates themselves).
-func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret, tunnels *tunnel.Server, signer bootstrap.Signer) map[string]http.Handler {
+func (c *serveConfig) publicHandlers(tokenSecrets func() []*corev1.Secret, tunnels *tunnel.Server, agents bootstrap.AgentAuthenticator, signer bootstrap.Signer) map[string]http.Handler {
 	h := webhook.Handlers()
-	h[tunnel.Path] = tunnels                                                                                                // it verifies the agent's certificate itself
-	h[bootstrap.RenewPath] = &bootstrap.Renewer{Agents: tunnels, Signer: signer, Clusters: client.Clusters(c.requests.dyn)} // as the tunnel does
+	h[tunnel.Path] = tunnels                                                                                               // it verifies the agent's certificate itself
+	h[bootstrap.RenewPath] = &bootstrap.Renewer{Agents: agents, Signer: signer, Clusters: client.Clusters(c.requests.dyn)} // as the tunnel does
 	server := c.clusterInfoURL()
 	h[token.ClusterInfoPath] = token.ClusterInfoHandler(server, c.ca.CertPEM(), tokenSecrets, time.Now)
 	return h
