@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/fleetgate/fleetgate/test/e2e/framework"
 )
@@ -84,19 +85,22 @@ func waitLeader(t *testing.T, c *clients, want int, within time.Duration) {
 	})
 }
 
-// createOrUpdate writes cm through gw, as `kubectl apply` would whatever the state.
+// createOrUpdate writes cm through gw, as `kubectl apply` would whatever the state (an update
+// racing the reconciler's status write is tried again on the conflict).
 func createOrUpdate(ctx context.Context, gw kubernetes.Interface, cm *corev1.ConfigMap) error {
 	_, err := gw.CoreV1().ConfigMaps(cm.Namespace).Create(ctx, cm, metav1.CreateOptions{})
 	if !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	cur, err := gw.CoreV1().ConfigMaps(cm.Namespace).Get(ctx, cm.Name, metav1.GetOptions{})
-	if err != nil {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := gw.CoreV1().ConfigMaps(cm.Namespace).Get(ctx, cm.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Data = cm.Data
+		_, err = gw.CoreV1().ConfigMaps(cm.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
 		return err
-	}
-	cur.Data = cm.Data
-	_, err = gw.CoreV1().ConfigMaps(cm.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
-	return err
+	})
 }
 
 // onEveryMember waits until every member holds a copy of ConfigMap ns/name with data value.
