@@ -1,69 +1,51 @@
 package certs
 
 import (
+	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
-	"os"
 	"sync"
-	"time"
+
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 )
 
 // FileCertificate is a certificate and key kept in two PEM files that something else renews
-// (cert-manager writes a Secret's files): Get reads them again when either file changed, at most
-// once per second, and keeps serving the last good pair while the new one does not load (a
-// renewal writes the files one after the other).
+// (cert-manager writes a Secret's files). k8s.io/apiserver's dynamiccertificates content reads
+// them, watches them (Run) and keeps the last good pair while a new one does not load (a renewal
+// writes the files one after the other); Get serves it as a tls.Certificate, parsed once per pair.
 type FileCertificate struct {
-	CertFile, KeyFile string
+	content *dynamiccertificates.DynamicCertKeyPairContent
 
 	mu      sync.Mutex
+	certPEM []byte
 	cert    *tls.Certificate
-	stamp   string
-	checked time.Time
 }
 
-// Load reads the pair once; its error names the files.
-func (f *FileCertificate) Load() error {
-	_, err := f.get(true)
-	return err
+// NewFileCertificate reads the pair once; its error names the files.
+func NewFileCertificate(certFile, keyFile string) (*FileCertificate, error) {
+	content, err := dynamiccertificates.NewDynamicServingContentFromFiles("serving", certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("serving certificate %s, key %s: %w", certFile, keyFile, err)
+	}
+	return &FileCertificate{content: content}, nil
 }
+
+// Run reloads the pair when its files change, until ctx ends.
+func (f *FileCertificate) Run(ctx context.Context) { f.content.Run(ctx, 1) }
 
 // Get returns the current pair.
-func (f *FileCertificate) Get() (*tls.Certificate, error) { return f.get(false) }
-
-func (f *FileCertificate) get(force bool) (*tls.Certificate, error) {
+func (f *FileCertificate) Get() (*tls.Certificate, error) {
+	certPEM, keyPEM := f.content.CurrentCertKeyContent()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !force && f.cert != nil && time.Since(f.checked) < time.Second {
+	if f.cert != nil && bytes.Equal(certPEM, f.certPEM) {
 		return f.cert, nil
 	}
-	f.checked = time.Now()
-	stamp, err := f.fileStamp()
-	if err == nil && stamp == f.stamp && f.cert != nil {
-		return f.cert, nil
-	}
-	pair, lerr := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
-	if err == nil {
-		err = lerr
-	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM) // checked by the content already
 	if err != nil {
-		if f.cert != nil && !force {
-			return f.cert, nil
-		}
-		return nil, fmt.Errorf("serving certificate %s, key %s: %w", f.CertFile, f.KeyFile, err)
+		return nil, fmt.Errorf("serving certificate %s: %w", f.content.Name(), err)
 	}
-	f.cert, f.stamp = &pair, stamp
+	f.certPEM, f.cert = certPEM, &pair
 	return f.cert, nil
-}
-
-// fileStamp is the files' sizes and modification times.
-func (f *FileCertificate) fileStamp() (string, error) {
-	var s string
-	for _, name := range []string{f.CertFile, f.KeyFile} {
-		fi, err := os.Stat(name)
-		if err != nil {
-			return "", err
-		}
-		s += fmt.Sprintf("%d/%d;", fi.Size(), fi.ModTime().UnixNano())
-	}
-	return s, nil
 }

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestFileCertificateFollowsTheFiles: a renewal written over the files is served from the next
@@ -32,12 +31,12 @@ func TestFileCertificateFollowsTheFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f := &FileCertificate{CertFile: crtPath, KeyFile: keyPath}
-	if err := f.Load(); err == nil || !strings.Contains(err.Error(), crtPath) {
-		t.Fatalf("Load without files: %v, want an error naming %s", err, crtPath)
+	if _, err := NewFileCertificate(crtPath, keyPath); err == nil || !strings.Contains(err.Error(), crtPath) {
+		t.Fatalf("without files: %v, want an error naming %s", err, crtPath)
 	}
 	write("first")
-	if err := f.Load(); err != nil {
+	f, err := NewFileCertificate(crtPath, keyPath)
+	if err != nil {
 		t.Fatal(err)
 	}
 	subject := func() string {
@@ -56,18 +55,19 @@ func TestFileCertificateFollowsTheFiles(t *testing.T) {
 		t.Fatalf("serving %q, want first", got)
 	}
 	write("second")
-	f.mu.Lock()
-	f.checked = time.Time{} // the next Get looks at the files again
-	f.mu.Unlock()
+	// What Run does when the files change (its watch is fsnotify's), at once.
+	if err := f.content.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	if got := subject(); got != "second" {
 		t.Errorf("after the renewal: serving %q, want second", got)
 	}
 	if err := os.WriteFile(keyPath, []byte("half written"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	f.checked = time.Time{}
-	f.mu.Unlock()
+	if err := f.content.RunOnce(t.Context()); err == nil {
+		t.Error("a key that does not load was taken")
+	}
 	if got := subject(); got != "second" {
 		t.Errorf("with a key that does not load: serving %q, want the last good one (second)", got)
 	}

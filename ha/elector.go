@@ -70,8 +70,7 @@ func NewElector(o ElectorOptions) (*Elector, error) {
 		Name:            LeaderLease,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(context.Context) { e.once.Do(func() { close(e.leading) }) },
-			OnStoppedLeading: func() {},
-			OnNewLeader:      func(string) {},
+			OnStoppedLeading: func() {}, // Run's return says so
 		},
 	})
 	if err != nil {

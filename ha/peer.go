@@ -140,24 +140,34 @@ func (p *Peers) Handoff(ctx context.Context, id string, key reconcile.Key, commi
 	if err != nil {
 		return fmt.Errorf("hand over to the leader: %w", err)
 	}
-	body, err := json.Marshal(handoffRequest{Group: key.Kind.Group, Kind: key.Kind.Kind, Namespace: key.Namespace, Name: key.Name,
+	err = p.post(ctx, base+HandoffPath, handoffRequest{Group: key.Kind.Group, Kind: key.Kind.Kind, Namespace: key.Namespace, Name: key.Name,
 		Committed: committed, Checked: checked})
+	if err != nil {
+		return fmt.Errorf("hand over to the leader %s: %w", id, err)
+	}
+	return nil
+}
+
+// post sends body as JSON to a peer's url and wants 204 No Content back; any other answer is an
+// error with the peer's message.
+func (p *Peers) post(ctx context.Context, url string, body any) error {
+	data, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+HandoffPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("hand over to the leader %s: %w", id, err)
+		return err
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("hand over to the leader %s: %s: %s", id, resp.Status, bytes.TrimSpace(msg))
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
 	}
 	return nil
 }
@@ -182,20 +192,8 @@ func (p *Peers) Extend(ctx context.Context, id, cluster string, notAfter time.Ti
 	if err != nil {
 		return fmt.Errorf("extend cluster %s's tunnel: %w", cluster, err)
 	}
-	body, _ := json.Marshal(extendRequest{Cluster: cluster, NotAfter: notAfter})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+ExtendPath, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := p.client.Do(req)
-	if err != nil {
+	if err := p.post(ctx, base+ExtendPath, extendRequest{Cluster: cluster, NotAfter: notAfter}); err != nil {
 		return fmt.Errorf("extend cluster %s's tunnel on replica %s: %w", cluster, id, err)
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("extend cluster %s's tunnel on replica %s: %s: %s", cluster, id, resp.Status, bytes.TrimSpace(msg))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,12 +17,16 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 
 	"github.com/fleetgate/fleetgate/bootstrap/tunnel"
 	"github.com/fleetgate/fleetgate/certs"
+	"github.com/fleetgate/fleetgate/propagate/reconcile"
 )
 
 // fakeTunnels "holds" the tunnels of the clusters it names, each dialing addr (an echo server)
@@ -237,5 +242,75 @@ func TestRenewalExtendsTheSessionOnTheHoldingReplica(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the holding replica was never asked to extend the session")
+	}
+}
+
+// recordingReconciler records the handoffs it gets.
+type recordingReconciler struct{ handoffs chan string }
+
+func (r *recordingReconciler) Handoff(_ context.Context, key reconcile.Key, committed *unstructured.Unstructured, checked map[string]bool) error {
+	r.handoffs <- fmt.Sprintf("%s %s rv=%s checked=%v", key.Kind.Kind, key.Name, committed.GetResourceVersion(), checked)
+	return nil
+}
+
+func (r *recordingReconciler) Checked(reconcile.Key, map[string]bool) {}
+
+// TestFollowerHandsWritesToTheLeader: on a replica that does not lead, the write pipeline's
+// handoff goes to the leader's reconciler (with the committed object and what member dry-run
+// checked), never to its own, which must not write to members.
+func TestFollowerHandsWritesToTheLeader(t *testing.T) {
+	ca, err := certs.NewCA("test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube := fake.NewClientset()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	elect := func(id string) *Elector {
+		e, err := NewElector(ElectorOptions{Kube: kube, Namespace: "ns", ID: id, LeaseDuration: time.Hour, RenewDeadline: 30 * time.Second, RetryPeriod: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = e.Run(ctx) }()
+		return e
+	}
+	leader := elect("holder")
+	select {
+	case <-leader.Leading():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the only replica was not elected")
+	}
+	follower := elect("caller")
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return follower.Leader() == "holder", nil
+	}); err != nil {
+		t.Fatalf("the follower never observed the leader (sees %q)", follower.Leader())
+	}
+	onLeader := &recordingReconciler{handoffs: make(chan string, 1)}
+	replicas := peerServer(t, ca, &PeerHandlers{Roots: ca.Pool(), Reconciler: onLeader, Elector: leader})
+	peers, err := NewPeers(replicas, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onFollower := &recordingReconciler{handoffs: make(chan string, 1)}
+	r := &Reconciler{Local: onFollower, Elector: follower, Peers: peers}
+	committed := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "cm", "namespace": "ns", "resourceVersion": "7"}}}
+	key := reconcile.Key{Kind: schema.GroupKind{Kind: "ConfigMap"}, Namespace: "ns", Name: "cm"}
+	if err := r.Handoff(ctx, key, committed, map[string]bool{"member1": true}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-onLeader.handoffs:
+		if want := "ConfigMap cm rv=7 checked=map[member1:true]"; got != want {
+			t.Errorf("the leader's reconciler got %q, want %q", got, want)
+		}
+	default:
+		t.Error("the leader's reconciler got no handoff") // Handoff returned: it would have by now
+	}
+	select {
+	case got := <-onFollower.handoffs:
+		t.Errorf("the follower's own reconciler got a handoff: %s", got)
+	default:
 	}
 }

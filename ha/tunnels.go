@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -160,17 +161,5 @@ func (h *HolderRecorder) sync(ctx context.Context, cluster string) error {
 	return err
 }
 
-func jsonPointerEscape(s string) string {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '~':
-			out = append(out, '~', '0')
-		case '/':
-			out = append(out, '~', '1')
-		default:
-			out = append(out, s[i])
-		}
-	}
-	return string(out)
-}
+// jsonPointerEscape escapes s as one reference token of a JSON pointer (RFC 6901).
+var jsonPointerEscape = strings.NewReplacer("~", "~0", "/", "~1").Replace

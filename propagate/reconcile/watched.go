@@ -94,13 +94,7 @@ func (cc *copyCodec) templateTransform(obj any) (any, error) {
 	if !ok {
 		return obj, nil
 	}
-	u.SetManagedFields(nil)
-	p, err := cc.pack(u)
-	if err != nil {
-		return nil, err
-	}
-	md, _ := u.Object["metadata"].(map[string]any)
-	meta, err := digest(md["labels"], md["annotations"], md["finalizers"])
+	p, meta, err := cc.packMeta(u)
 	if err != nil {
 		return nil, err
 	}
@@ -183,15 +177,22 @@ func (cc *copyCodec) decompress(raw []byte, size int) ([]byte, error) {
 	return out, nil
 }
 
-// compact returns u as the copy watch keeps it. It drops u's managedFields (large, never read).
-func (cc *copyCodec) compact(u *unstructured.Unstructured) (*watched, error) {
+// packMeta drops u's managedFields (large, never read) and returns u packed and the digest of its
+// labels, annotations and finalizers.
+func (cc *copyCodec) packMeta(u *unstructured.Unstructured) (packed, uint64, error) {
 	u.SetManagedFields(nil)
 	p, err := cc.pack(u)
 	if err != nil {
-		return nil, err
+		return packed{}, 0, err
 	}
 	md, _ := u.Object["metadata"].(map[string]any)
 	meta, err := digest(md["labels"], md["annotations"], md["finalizers"])
+	return p, meta, err
+}
+
+// compact returns u as the copy watch keeps it.
+func (cc *copyCodec) compact(u *unstructured.Unstructured) (*watched, error) {
+	p, meta, err := cc.packMeta(u)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	clusterv1alpha1 "github.com/fleetgate/fleetgate/apis/cluster/v1alpha1"
+	"github.com/fleetgate/fleetgate/certs"
 	"github.com/fleetgate/fleetgate/localenv"
 )
 
@@ -222,10 +222,9 @@ func registerScaleClusters(ctx context.Context, env *localenv.Env, host kubernet
 	if err != nil {
 		return nil, err
 	}
-	if _, err := host.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fleetgate-system"}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+	if err := certs.EnsureNamespace(ctx, host, certs.Namespace); err != nil {
 		return nil, err
 	}
-	var mu sync.Mutex
 	err = parallel(8, scaleClusters, func(i int) error {
 		name := fmt.Sprintf("scale-%03d", i)
 		m := env.Members[i%len(env.Members)]
@@ -245,22 +244,20 @@ func registerScaleClusters(ctx context.Context, env *localenv.Env, host kubernet
 		if err != nil {
 			return fmt.Errorf("%s: token: %w", name, err)
 		}
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "fleetgate-system", Labels: map[string]string{"fleetgate.io/cluster": name}},
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: certs.Namespace, Labels: map[string]string{"fleetgate.io/cluster": name}},
 			Data: map[string][]byte{clusterv1alpha1.SecretTokenKey: []byte(tr.Status.Token), clusterv1alpha1.SecretCADataKey: m.Config.CAData}}
-		if _, err := host.CoreV1().Secrets("fleetgate-system").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		if _, err := host.CoreV1().Secrets(certs.Namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		cluster := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "cluster.karmada.io/v1alpha1", "kind": "Cluster", "metadata": map[string]any{"name": name},
 			"spec": map[string]any{"syncMode": "Push", "apiEndpoint": m.Config.Host,
-				"secretRef": map[string]any{"namespace": "fleetgate-system", "name": name}},
+				"secretRef": map[string]any{"namespace": certs.Namespace, "name": name}},
 		}}
 		if _, err := hostDyn.dyn.Resource(clusterGVR).Create(ctx, cluster, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		mu.Lock()
-		names[i] = name
-		mu.Unlock()
+		names[i] = name // each worker its own index
 		return nil
 	})
 	return names, err

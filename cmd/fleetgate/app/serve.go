@@ -329,8 +329,7 @@ func (o *serveOptions) complete(ctx context.Context) (*serveConfig, error) {
 		return nil, err
 	}
 	if o.TLSCertFile != "" {
-		c.files = &certs.FileCertificate{CertFile: o.TLSCertFile, KeyFile: o.TLSPrivateKeyFile}
-		if err := c.files.Load(); err != nil {
+		if c.files, err = certs.NewFileCertificate(o.TLSCertFile, o.TLSPrivateKeyFile); err != nil {
 			return nil, fmt.Errorf("--tls-cert-file: %w", err)
 		}
 	}
@@ -629,6 +628,9 @@ func (c *serveConfig) run(ctx context.Context) error {
 		g.Go(func() error { holders.Run(ctx); return nil })
 	}
 	g.Go(func() error { c.watchHost(ctx); return nil })
+	if c.files != nil {
+		g.Go(func() error { c.files.Run(ctx); return nil })
+	}
 	g.Go(func() error {
 		logger(ctx).Info("Serving", "address", "https://"+c.listener.Addr().String(), "host", c.host.Host, "frontProxy", c.proxiedAs == proxy.FrontProxy)
 		return proxy.Serve(ctx, c.listener, h, c.certificate, c.ca.Pool())

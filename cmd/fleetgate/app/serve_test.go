@@ -87,10 +87,11 @@ func TestServingCertificateBySNI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &serveConfig{opts: o, serving: serving, files: &certs.FileCertificate{CertFile: crtPath, KeyFile: keyPath}}
-	if err := c.files.Load(); err != nil {
+	files, err := certs.NewFileCertificate(crtPath, keyPath)
+	if err != nil {
 		t.Fatal(err)
 	}
+	c := &serveConfig{opts: o, serving: serving, files: files}
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{GetCertificate: c.certificate})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
@@ -110,24 +111,11 @@ func onEveryMember(ctx context.Context, c *clients, ns, name, value string) erro
 		if err != nil {
 			return fmt.Errorf("%s: %w", m, err)
 		}
-		if v, _, _ := unstructuredString(got.Object, "data", "v"); v != value {
+		if v, _, _ := unstructured.NestedString(got.Object, "data", "v"); v != value {
 			return fmt.Errorf("%s: ConfigMap %s/%s has v=%q, want %q", m, ns, name, v, value)
 		}
 	}
 	return nil
-}
-
-func unstructuredString(obj map[string]any, fields ...string) (string, bool, error) {
-	cur := any(obj)
-	for _, f := range fields {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return "", false, nil
-		}
-		cur = m[f]
-	}
-	s, ok := cur.(string)
-	return s, ok, nil
 }
 
 // TestHighAvailability runs a second gateway replica against the same host and checks: requests
